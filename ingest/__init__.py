@@ -1,0 +1,1 @@
+"""The web process: the signed-webhook receiver and the producer/status API."""

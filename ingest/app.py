@@ -1,0 +1,40 @@
+"""create_app(): the aiohttp application; resources come from cleanup contexts, never imports."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from ingest.appkeys import REDIS, RUNS, SETTINGS, SINK
+from ingest.responses import error_middleware
+from ingest.routes import add_routes
+from ingest.sink import EventSink
+from relay_core.redis import connect
+from relay_core.runstore import RunStore
+from relay_core.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> web.Application:
+    settings = settings or Settings()
+    settings.require_webhook_secrets()
+    settings.require_api_keys()
+    app = web.Application(
+        middlewares=[error_middleware],
+        client_max_size=max(settings.webhook_max_body_bytes, settings.api_max_body_bytes) + 1,
+    )
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_redis_ctx)
+    add_routes(app)
+    return app
+
+
+async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    redis = connect(settings.redis_url)
+    app[REDIS] = redis
+    app[SINK] = EventSink(redis, settings.event_dedupe_ttl_seconds)
+    app[RUNS] = RunStore(redis, settings.run_history_limit)
+    yield
+    await app[SINK].close()
+    await redis.aclose()

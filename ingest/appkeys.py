@@ -1,0 +1,15 @@
+"""Typed application keys: every resource the web process holds, filled by cleanup contexts."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from ingest.sink import EventSink
+from relay_core.runstore import RunStore
+from relay_core.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+REDIS = web.AppKey("redis", Redis)
+SINK = web.AppKey("sink", EventSink)
+RUNS = web.AppKey("runs", RunStore)

@@ -1,0 +1,51 @@
+"""POST /webhooks/extend: verify, dedupe, enqueue, answer. Nothing slow happens in here."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from aiohttp import web
+
+from ingest.appkeys import SETTINGS, SINK
+from ingest.responses import json_response
+from relay_core import signing
+from relay_core.errors import InvalidSignature, PayloadTooLarge
+from relay_core.events import parse_envelope
+
+log = logging.getLogger(__name__)
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"body is larger than {limit} bytes")
+    body = await request.read()
+    if len(body) > limit:
+        raise PayloadTooLarge(f"body is larger than {limit} bytes")
+    return body
+
+
+async def extend_webhook(request: web.Request) -> web.Response:
+    started = time.perf_counter()
+    settings = request.app[SETTINGS]
+    body = await read_body(request, settings.webhook_max_body_bytes)
+    try:
+        signing.verify(
+            request.headers,
+            body,
+            settings.webhook_secret_bytes,
+            max_age_seconds=settings.webhook_max_age_seconds,
+        )
+    except signing.SignatureError as exc:
+        raise InvalidSignature(str(exc)) from None
+    envelope = parse_envelope(body)
+    queued = await request.app[SINK].submit(envelope.event_id, body)
+    status = "queued" if queued else "duplicate"
+    log.debug(
+        "webhook event=%s type=%s outcome=%s ms=%.2f",
+        envelope.event_id,
+        envelope.event_type,
+        status,
+        (time.perf_counter() - started) * 1000,
+    )
+    return json_response({"status": status, "eventId": envelope.event_id})

@@ -1,0 +1,101 @@
+"""`relay <command>`: web, worker, sandbox (and the tools later issues add)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Callable
+
+from pydantic import ValidationError
+
+from relay_core.settings import ConfigError, Settings
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def load_settings() -> Settings:
+    """Build the settings or stop the process with one clear line."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        raise SystemExit(f"relay: invalid configuration: {name}: {first['msg']}") from None
+
+
+def _use_uvloop() -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is optional on Windows
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from ingest.app import create_app
+    from relay_core.logs import setup_logging
+
+    settings = load_settings()
+    setup_logging(settings.log_format, settings.log_level)
+    _use_uvloop()
+    app = create_app(settings)
+    port = args.port or settings.port
+    web.run_app(app, host=args.host, port=port, access_log=None, print=None)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from relay_core.logs import setup_logging
+    from worker.app import build_worker, check_health
+
+    settings = load_settings()
+    if args.check:
+        return check_health(settings)
+    setup_logging(settings.log_format, settings.log_level)
+    _use_uvloop()
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    build_worker(settings, burst=args.burst).run()
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    # The sandbox is an independent implementation of the platforms' contract: the product
+    # never imports it, so the launcher hands over to its own entry point.
+    argv = [sys.executable, "-m", "sandbox", *args.rest]
+    os.execv(sys.executable, argv)
+    return 0  # pragma: no cover - execv does not return
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="relay", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    web_p = sub.add_parser("web", help="run the webhook receiver and the /v1 API")
+    web_p.add_argument("--host", default="0.0.0.0")
+    web_p.add_argument("--port", type=int, default=None, help="default: $PORT or 8080")
+    web_p.set_defaults(run=cmd_web)
+    worker_p = sub.add_parser("worker", help="run the arq worker")
+    worker_p.add_argument("--burst", action="store_true", help="exit once the queue is empty")
+    worker_p.add_argument("--check", action="store_true", help="exit 0 if a worker is alive")
+    worker_p.set_defaults(run=cmd_worker)
+    sandbox_p = sub.add_parser("sandbox", help="run the local platform sandbox", add_help=False)
+    sandbox_p.add_argument("rest", nargs=argparse.REMAINDER)
+    sandbox_p.set_defaults(run=cmd_sandbox)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    run: Command = args.run
+    try:
+        return run(args)
+    except ConfigError as exc:
+        print(f"relay: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

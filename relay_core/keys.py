@@ -1,0 +1,36 @@
+"""Every Redis key workflow-relay writes, in one place (arq's own keys live in arq.constants)."""
+
+from __future__ import annotations
+
+PREFIX = "relay:"
+
+EVENT_SEEN = PREFIX + "evt:"  # + eventId -> "1" for EVENT_DEDUPE_TTL_SECONDS
+EVENT_GROUP = PREFIX + "evgrp:"  # + group id -> list of raw webhook bodies awaiting apply
+EVENT_TYPES = PREFIX + "stats:event-types"  # hash eventType -> count applied or ignored
+RUN = PREFIX + "run:"  # + runId -> hash with the run's tracked state
+IDEMPOTENCY = PREFIX + "idem:"  # + api key hash + Idempotency-Key -> first answer
+
+
+def event_seen(event_id: str) -> str:
+    return EVENT_SEEN + event_id
+
+
+def event_group(group_id: str) -> str:
+    return EVENT_GROUP + group_id
+
+
+def run(run_id: str) -> str:
+    return RUN + run_id
+
+
+BATCH = PREFIX + "batch:"  # + batchId -> hash: definition, state and per-status counters
+BATCH_RUNS_SUFFIX = ":runs"  # batch key + this -> hash fileIndex -> runId (first run wins)
+BATCH_INDEX = PREFIX + "batches"  # sorted set batchId by creation time (recent first listing)
+
+
+def batch(batch_id: str) -> str:
+    return BATCH + batch_id
+
+
+def batch_runs(batch_id: str) -> str:
+    return BATCH + batch_id + BATCH_RUNS_SUFFIX

@@ -1,0 +1,102 @@
+"""Lua scripts: each one is a single atomic step, so a crash never leaves half a change."""
+
+from __future__ import annotations
+
+# Shared by every script that can finish a batch: a batch is complete once every file has a
+# terminal run, failed to submit, or was cancelled before it was sent. Completion is recorded
+# once and enqueues the batch_completed job (bytes built by relay_core.queue) in the same step.
+_COMPLETE_CHECK = """
+local function complete_check(bkey, job_key, queue, job, job_id, now)
+  local v = redis.call('HMGET', bkey, 'files', 'completedAt', 'state',
+    'c:PROCESSED', 'c:FAILED', 'c:REJECTED', 'c:CANCELLED', 'submitFailed', 'unsent')
+  if v[2] then return 0 end
+  local done = 0
+  for i = 4, 9 do done = done + (tonumber(v[i]) or 0) end
+  if done < (tonumber(v[1]) or 0) then return 0 end
+  local state = 'completed'
+  if v[3] == 'cancelled' then state = 'cancelled' end
+  redis.call('HSET', bkey, 'completedAt', now, 'state', state)
+  if redis.call('SET', job_key, job, 'NX', 'PX', 86400000) then
+    redis.call('ZADD', queue, now, job_id)
+  end
+  return 1
+end
+"""
+
+# KEYS: run, batch, batch runs map, completion job key, arq queue
+# ARGV: status ('' = no status change), eventId, now ms, history limit, fields (JSON object of
+#       hash fields to set), run id, file index ('' = not a relay batch run), job bytes, job id
+APPLY_RUN = (
+    _COMPLETE_CHECK
+    + """
+local RANK = {PENDING=0, PROCESSING=1, NEEDS_REVIEW=2, CANCELLING=3,
+  PROCESSED=4, REJECTED=4, FAILED=4, CANCELLED=4}
+local COUNTED = {CANCELLING='PROCESSING'}
+local rkey, new, now = KEYS[1], ARGV[1], ARGV[3]
+local fields = cjson.decode(ARGV[5])
+local cur = redis.call('HGET', rkey, 's')
+if new == '' then
+  if fields.st then redis.call('HSET', rkey, 'st', fields.st, 'u', now) end
+  redis.call('HSETNX', rkey, 'f', now)
+  return {0, cur or '', 0, 0}
+end
+if cur and RANK[cur] >= RANK[new] then return {0, cur, 0, 0} end
+local args = {'s', new, 'u', now}
+for k, v in pairs(fields) do args[#args + 1] = k; args[#args + 1] = v end
+redis.call('HSET', rkey, unpack(args))
+redis.call('HSETNX', rkey, 'f', now)
+local review_done = 0
+if new == 'NEEDS_REVIEW' then redis.call('HSET', rkey, 'nr', '1') end
+if new == 'REJECTED' or (new == 'PROCESSED' and
+    (cur == 'NEEDS_REVIEW' or fields.rv == '1' or redis.call('HGET', rkey, 'nr') == '1')) then
+  redis.call('HSET', rkey, 'rc', '1')
+  review_done = 1
+end
+local h = redis.call('HGET', rkey, 'h')
+local hist = {}
+if h then hist = cjson.decode(h) end
+hist[#hist + 1] = {new, ARGV[2], tonumber(now)}
+while #hist > tonumber(ARGV[4]) do table.remove(hist, 1) end
+redis.call('HSET', rkey, 'h', cjson.encode(hist))
+local completed = 0
+local fi = ARGV[7]
+if fi ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then
+  local owner = redis.call('HGET', KEYS[3], fi)
+  if not owner then
+    redis.call('HSET', KEYS[3], fi, ARGV[6])
+    owner = ARGV[6]
+  end
+  if owner ~= ARGV[6] then
+    redis.call('HINCRBY', KEYS[2], 'duplicateRuns', 1)
+  else
+    if cur then redis.call('HINCRBY', KEYS[2], 'c:' .. (COUNTED[cur] or cur), -1) end
+    redis.call('HINCRBY', KEYS[2], 'c:' .. (COUNTED[new] or new), 1)
+    completed = complete_check(KEYS[2], KEYS[4], KEYS[5], ARGV[8], ARGV[9], now)
+  end
+end
+return {1, cur or '', review_done, completed}
+"""
+)
+
+# KEYS: dedupe key per event..., then group list, job key, arq queue (last three)
+# ARGV: ttl seconds, job bytes, job id, now ms, then one raw body per event
+ENQUEUE_EVENTS = """
+local n = #KEYS - 3
+local group, job_key, queue = KEYS[n + 1], KEYS[n + 2], KEYS[n + 3]
+local out = {}
+local added = 0
+for i = 1, n do
+  if redis.call('SET', KEYS[i], '1', 'NX', 'EX', ARGV[1]) then
+    redis.call('RPUSH', group, ARGV[4 + i])
+    out[i] = 1
+    added = added + 1
+  else
+    out[i] = 0
+  end
+end
+if added > 0 then
+  redis.call('SET', job_key, ARGV[2], 'PX', 86400000)
+  redis.call('ZADD', queue, ARGV[4], ARGV[3])
+end
+return out
+"""

@@ -1,0 +1,63 @@
+"""The thin seam over arq: serializer, job names, job ids and the job encoding.
+
+arq is at-least-once and in maintenance mode upstream, so everything arq-specific the product
+relies on lives here. Jobs are JSON (orjson), never pickle. Where a job must be created inside
+a Lua script together with other writes (so the two can never be separated by a crash), this
+module builds the exact bytes arq's worker deserializes.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.constants import default_queue_name, health_check_key_suffix, job_key_prefix
+
+QUEUE = default_queue_name
+JOB_KEY_PREFIX = job_key_prefix
+HEALTH_CHECK_SUFFIX = health_check_key_suffix
+JOB_EXPIRES_MS = 24 * 3600 * 1000
+
+APPLY_EVENTS = "apply_events"
+BATCH_COMPLETED = "batch_completed"
+
+
+def serialize(value: Any) -> bytes:
+    return orjson.dumps(value)
+
+
+def deserialize(raw: bytes) -> Any:
+    return orjson.loads(raw)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def job_bytes(function: str, args: list[Any], enqueue_ms: int | None = None) -> bytes:
+    """The value arq stores at arq:job:<id> (see arq.jobs.serialize_job)."""
+    et = now_ms() if enqueue_ms is None else enqueue_ms
+    return serialize({"t": None, "f": function, "a": args, "k": {}, "et": et})
+
+
+def redis_settings(url: str) -> RedisSettings:
+    settings = RedisSettings.from_dsn(url)
+    settings.conn_timeout = 2
+    settings.conn_retries = 2
+    return settings
+
+
+async def arq_pool(url: str) -> ArqRedis:
+    return await create_pool(
+        redis_settings(url), job_serializer=serialize, job_deserializer=deserialize
+    )
+
+
+def apply_events_job_id(group_id: str) -> str:
+    return f"ev:{group_id}"
+
+
+def batch_completed_job_id(batch_id: str) -> str:
+    return f"batch-completed:{batch_id}"

@@ -1,0 +1,158 @@
+"""Tracked run state in Redis: applying what events say, and reading it back."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
+
+from relay_core import keys, lua, queue
+from relay_core.events import RunUpdate
+
+# Metadata keys workflow-relay adds to every run it submits, so each event maps to its file.
+META_BATCH = "relayBatchId"
+META_FILE = "relayFileIndex"
+
+_FIELD_NAMES = {
+    "workflow_id": "w",
+    "workflow_version": "v",
+    "batch_id": "b",
+    "reviewed_at": "ra",
+    "reviewed_by": "ru",
+    "rejection_note": "rn",
+    "failure_reason": "fr",
+    "failure_message": "fm",
+    "last_step": "st",
+}
+
+
+@dataclass(slots=True, frozen=True)
+class ApplyResult:
+    changed: bool
+    previous: str | None
+    review_completed: bool
+    batch_completed: bool
+
+
+class RunStore:
+    def __init__(self, redis: Redis, history_limit: int = 20) -> None:
+        self.redis = redis
+        self.history_limit = history_limit
+        self._sha = hashlib.sha1(lua.APPLY_RUN.encode()).hexdigest()  # noqa: S324 (Redis's id)
+
+    def queue_apply(self, pipe: Any, update: RunUpdate, event_id: str, now_ms: int) -> None:
+        """Add the atomic apply of `update` to a pipeline (one round trip for many events)."""
+        batch_id, file_index = relay_file(update.metadata)
+        job_id = queue.batch_completed_job_id(batch_id) if batch_id else ""
+        job = queue.job_bytes(queue.BATCH_COMPLETED, [batch_id], now_ms) if batch_id else b""
+        run_keys = [
+            keys.run(update.run_id),
+            keys.batch(batch_id or "-"),
+            keys.batch_runs(batch_id or "-"),
+            queue.JOB_KEY_PREFIX + job_id,
+            queue.QUEUE,
+        ]
+        args = [
+            update.status or "",
+            event_id,
+            now_ms,
+            self.history_limit,
+            orjson.dumps(_fields(update)),
+            update.run_id,
+            "" if file_index is None else str(file_index),
+            job,
+            job_id,
+        ]
+        # evalsha directly: a pipeline holding Script objects costs a SCRIPT EXISTS per execute.
+        pipe.evalsha(self._sha, len(run_keys), *run_keys, *args)
+
+    async def apply_many(
+        self, items: list[tuple[RunUpdate, str]], now_ms: int
+    ) -> list[ApplyResult]:
+        """Apply many updates in one round trip; each update is atomic on its own."""
+        for attempt in range(2):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for update, event_id in items:
+                    self.queue_apply(pipe, update, event_id, now_ms)
+                try:
+                    raws = await pipe.execute()
+                    return [apply_result(raw) for raw in raws]
+                except NoScriptError:
+                    if attempt:
+                        raise
+                    # Redis restarted or was flushed; every apply is idempotent, so retry all.
+                    await self.redis.script_load(lua.APPLY_RUN)
+        raise AssertionError("unreachable")
+
+    async def apply(self, update: RunUpdate, event_id: str, now_ms: int) -> ApplyResult:
+        (result,) = await self.apply_many([(update, event_id)], now_ms)
+        return result
+
+    async def get(self, run_id: str) -> dict[str, Any] | None:
+        raw = await self.redis.hgetall(keys.run(run_id))  # type: ignore[misc]
+        if not raw:
+            return None
+        return run_view(run_id, {k.decode(): v.decode() for k, v in raw.items()})
+
+
+def apply_result(raw: list[Any]) -> ApplyResult:
+    previous = raw[1].decode() if isinstance(raw[1], bytes) else str(raw[1])
+    return ApplyResult(bool(raw[0]), previous or None, bool(raw[2]), bool(raw[3]))
+
+
+def relay_file(metadata: dict[str, Any]) -> tuple[str | None, int | None]:
+    batch_id, index = metadata.get(META_BATCH), metadata.get(META_FILE)
+    if not isinstance(batch_id, str) or not batch_id:
+        return None, None
+    if isinstance(index, str) and index.isdigit():
+        index = int(index)
+    return (batch_id, index) if isinstance(index, int) and index >= 0 else (None, None)
+
+
+def _fields(update: RunUpdate) -> dict[str, str]:
+    out = {short: str(getattr(update, name)) for name, short in _FIELD_NAMES.items()}
+    out = {k: v for k, v in out.items() if v != "None"}
+    if update.metadata:
+        out["m"] = orjson.dumps(update.metadata).decode()
+    if update.reviewed:
+        out["rv"] = "1"
+    return out
+
+
+def run_view(run_id: str, h: dict[str, str]) -> dict[str, Any]:
+    """The public JSON shape of GET /v1/runs/{runId}."""
+    batch_id, file_index = relay_file(orjson.loads(h.get("m", "{}")))
+    history = [
+        {"status": s, "eventId": e, "at": _iso(int(at))}
+        for s, e, at in orjson.loads(h.get("h", "[]"))
+    ]
+    return {
+        "runId": run_id,
+        "status": h.get("s"),
+        "workflowId": h.get("w"),
+        "workflowVersion": h.get("v"),
+        "batchId": h.get("b"),
+        "relayBatchId": batch_id,
+        "fileIndex": file_index,
+        "metadata": orjson.loads(h.get("m", "{}")),
+        "reviewed": h.get("rv") == "1",
+        "reviewedAt": h.get("ra"),
+        "reviewCompleted": h.get("rc") == "1",
+        "rejectionNote": h.get("rn"),
+        "failureReason": h.get("fr"),
+        "failureMessage": h.get("fm"),
+        "lastStep": h.get("st"),
+        "firstSeenAt": _iso(int(h["f"])) if "f" in h else None,
+        "updatedAt": _iso(int(h["u"])) if "u" in h else None,
+        "history": history,
+    }
+
+
+def _iso(ms: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,95 @@
+"""The one settings object: built once per process from the environment and passed down."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+CommaList = Annotated[list[str], NoDecode]
+ExtendApiVersion = Literal["2026-02-09", "2025-04-21"]
+
+
+class ConfigError(Exception):
+    """A setting a started feature needs is missing or invalid: the process stops with one line."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+
+    # PaaS names stay as the platform sets them.
+    redis_url: str = Field("redis://localhost:6379/0", validation_alias="REDIS_URL")
+    port: int = Field(8080, validation_alias="PORT", ge=1, le=65535)
+
+    extend_webhook_secrets: CommaList = Field(
+        default_factory=list, validation_alias="EXTEND_WEBHOOK_SECRETS", repr=False
+    )
+    relay_api_keys: CommaList = Field(
+        default_factory=list, validation_alias="RELAY_API_KEYS", repr=False
+    )
+    webhook_max_age_seconds: int = Field(300, validation_alias="WEBHOOK_MAX_AGE_SECONDS", ge=1)
+    webhook_max_body_bytes: int = Field(
+        10 * 1024 * 1024, validation_alias="WEBHOOK_MAX_BODY_BYTES", ge=1024
+    )
+    api_max_body_bytes: int = Field(32 * 1024 * 1024, validation_alias="API_MAX_BODY_BYTES")
+    event_dedupe_ttl_seconds: int = Field(
+        3 * 24 * 3600, validation_alias="EVENT_DEDUPE_TTL_SECONDS", ge=60
+    )
+    run_history_limit: int = Field(20, validation_alias="RUN_HISTORY_LIMIT", ge=1, le=1000)
+
+    extend_api_key: SecretStr | None = Field(None, validation_alias="EXTEND_API_KEY")
+    extend_base_url: str = Field("https://api.extend.ai", validation_alias="EXTEND_BASE_URL")
+    extend_api_version: ExtendApiVersion = Field(
+        "2026-02-09", validation_alias="EXTEND_API_VERSION"
+    )
+    extend_timeout_seconds: float = Field(30.0, validation_alias="EXTEND_TIMEOUT_SECONDS", gt=0)
+    extend_run_rps: float = Field(10.0, validation_alias="EXTEND_RUN_RPS", gt=0)
+    extend_get_rps: float = Field(10.0, validation_alias="EXTEND_GET_RPS", gt=0)
+    extend_write_rps: float = Field(10.0, validation_alias="EXTEND_WRITE_RPS", gt=0)
+    extend_files_per_minute: int = Field(80, validation_alias="EXTEND_FILES_PER_MINUTE", ge=1)
+    reconcile_after_seconds: int = Field(900, validation_alias="RECONCILE_AFTER_SECONDS", ge=1)
+    signed_url_allowed_hosts: CommaList = Field(
+        default_factory=list, validation_alias="SIGNED_URL_ALLOWED_HOSTS"
+    )
+    signed_url_max_bytes: int = Field(50 * 1024 * 1024, validation_alias="SIGNED_URL_MAX_BYTES")
+
+    eachlabs_api_key: SecretStr | None = Field(None, validation_alias="EACHLABS_API_KEY")
+    eachlabs_base_url: str = Field(
+        "https://api.eachlabs.ai/v1", validation_alias="EACHLABS_BASE_URL"
+    )
+    xpander_api_key: SecretStr | None = Field(None, validation_alias="XPANDER_API_KEY")
+    xpander_base_url: str = Field("https://api.xpander.ai", validation_alias="XPANDER_BASE_URL")
+
+    relay_rules: str | None = Field(None, validation_alias="RELAY_RULES")
+    log_format: Literal["text", "json"] = Field("text", validation_alias="LOG_FORMAT")
+    log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
+    worker_max_jobs: int = Field(20, validation_alias="WORKER_MAX_JOBS", ge=1)
+    job_completion_wait_seconds: int = Field(20, validation_alias="JOB_COMPLETION_WAIT_SECONDS")
+
+    @field_validator(
+        "extend_webhook_secrets", "relay_api_keys", "signed_url_allowed_hosts", mode="before"
+    )
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @cached_property
+    def webhook_secret_bytes(self) -> tuple[bytes, ...]:
+        return tuple(s.encode() for s in self.extend_webhook_secrets)
+
+    def require_webhook_secrets(self) -> None:
+        if not self.extend_webhook_secrets:
+            raise ConfigError("EXTEND_WEBHOOK_SECRETS is not set: the webhook receiver needs it")
+
+    def require_api_keys(self) -> None:
+        if not self.relay_api_keys:
+            raise ConfigError("RELAY_API_KEYS is not set: the /v1 API needs at least one key")
+
+    def require_extend_api_key(self) -> SecretStr:
+        if self.extend_api_key is None or not self.extend_api_key.get_secret_value():
+            raise ConfigError("EXTEND_API_KEY is not set: submitting runs to Extend needs it")
+        return self.extend_api_key
