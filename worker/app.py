@@ -10,7 +10,7 @@ from arq.worker import Function, func
 from relay_core import queue
 from relay_core.runstore import RunStore
 from relay_core.settings import Settings
-from worker.apply import apply_events
+from worker.apply import apply_events, batch_completed
 
 # Below a PaaS's shutdown grace period (Heroku 30 s); a killed job's in-progress key expires
 # after its timeout + 10 s, so another worker picks it up again within a minute.
@@ -19,7 +19,10 @@ JOB_TIMEOUT_SECONDS = 40
 
 def job_functions() -> list[Function]:
     # arq types a job as taking ctx first; ours are typed more precisely, hence the casts.
-    return [func(cast(Any, apply_events), name=queue.APPLY_EVENTS, max_tries=20)]
+    return [
+        func(cast(Any, apply_events), name=queue.APPLY_EVENTS, max_tries=20),
+        func(cast(Any, batch_completed), name=queue.BATCH_COMPLETED, max_tries=20),
+    ]
 
 
 def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -> Worker:

@@ -55,3 +55,12 @@ def _parse(body: bytes) -> Envelope | None:
         # ingest verified and parsed it already; a body that fails here is recorded, not retried.
         log.warning("skipping an unparseable queued event (%d bytes)", len(body))
         return None
+
+
+async def batch_completed(raw_ctx: dict[str, Any], batch_id: str) -> dict[str, str]:
+    """The batch tracker's completion signal (enqueued once, atomically with completedAt).
+
+    The deploy-rules feature evaluates `batch.completed` rules here.
+    """
+    log.info("batch_completed batch=%s try=%d", batch_id, ctx_of(raw_ctx)["job_try"])
+    return {"batchId": batch_id}
