@@ -32,7 +32,9 @@ def test_verify_accepts_the_helper_and_rejects_a_changed_byte() -> None:
     headers = extend_headers(BODY)
     signing.verify(headers, BODY, [SECRET.encode()], max_age_seconds=300)
     with pytest.raises(signing.SignatureError):
-        signing.verify(headers, BODY.replace(b"evt_1", b"evt_2"), [SECRET.encode()], max_age_seconds=300)
+        signing.verify(
+            headers, BODY.replace(b"evt_1", b"evt_2"), [SECRET.encode()], max_age_seconds=300
+        )
 
 
 @pytest.mark.parametrize(

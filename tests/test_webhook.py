@@ -53,8 +53,16 @@ SIG = "x-extend-request-signature"
 NEGATIVE: dict[str, tuple[Callable[[Delivery], Delivery], int, str]] = {
     "missing timestamp header": (_drop(TS), 401, "invalid_signature"),
     "missing signature header": (_drop(SIG), 401, "invalid_signature"),
-    "wrong secret": (lambda d: (d[0], extend_headers(d[0], secret="wss_nope")), 401, "invalid_signature"),
-    "tampered body": (lambda d: (d[0].replace(b"PROCESSED", b"FAILED"), d[1]), 401, "invalid_signature"),
+    "wrong secret": (
+        lambda d: (d[0], extend_headers(d[0], secret="wss_nope")),
+        401,
+        "invalid_signature",
+    ),
+    "tampered body": (
+        lambda d: (d[0].replace(b"PROCESSED", b"FAILED"), d[1]),
+        401,
+        "invalid_signature",
+    ),
     "stale timestamp": (
         lambda d: (d[0], extend_headers(d[0], timestamp=int(time.time()) - 301)),
         401,
@@ -112,7 +120,9 @@ async def test_oversized_body_is_413_and_nothing_queued(redis_url: str, redis: R
 async def test_both_rotated_secrets_are_accepted(client: TestClient[Any, Any]) -> None:
     for i, secret in enumerate([SECRET, OTHER_SECRET]):
         body = event(f"evt_rot_{i}", "workflow_run.completed", run_payload("r", "PROCESSED"))
-        resp = await client.post("/webhooks/extend", data=body, headers=extend_headers(body, secret))
+        resp = await client.post(
+            "/webhooks/extend", data=body, headers=extend_headers(body, secret)
+        )
         assert resp.status == 200, secret
 
 
@@ -134,7 +144,11 @@ async def test_same_event_three_times_is_queued_and_applied_once(
 async def test_unknown_event_type_and_signed_url_are_queued(
     client: TestClient[Any, Any], redis: Redis, settings: Settings
 ) -> None:
-    signed = {"object": "signed_data_url", "id": "workflow_run_s", "data": "https://files.invalid/x"}
+    signed = {
+        "object": "signed_data_url",
+        "id": "workflow_run_s",
+        "data": "https://files.invalid/x",
+    }
     for event_id, event_type, payload in [
         ("evt_new_type", "workflow.some_future_event", {"anything": 1}),
         ("evt_signed", "workflow_run.completed", signed),

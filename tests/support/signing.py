@@ -13,7 +13,9 @@ SECRET = "wss_test_primary_secret"
 OTHER_SECRET = "wss_test_rotated_secret"
 
 
-def extend_headers(body: bytes, secret: str = SECRET, timestamp: int | None = None) -> dict[str, str]:
+def extend_headers(
+    body: bytes, secret: str = SECRET, timestamp: int | None = None
+) -> dict[str, str]:
     ts = str(int(time.time()) if timestamp is None else timestamp)
     message = f"v0:{ts}:".encode() + body
     signature = hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()

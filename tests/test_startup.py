@@ -1,0 +1,56 @@
+"""Process start-up: a missing or invalid setting stops `relay` with one clear line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from relay_core.settings import Settings
+
+
+def relay(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
+    return subprocess.run(
+        [sys.executable, "-m", "relay_cli.main", *args],
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"RELAY_API_KEYS": "k"}, "EXTEND_WEBHOOK_SECRETS"),
+        ({"EXTEND_WEBHOOK_SECRETS": "wss_x"}, "RELAY_API_KEYS"),
+        ({"EXTEND_WEBHOOK_SECRETS": "wss_x", "RELAY_API_KEYS": "k", "PORT": "eighty"}, "PORT"),
+    ],
+)
+def test_web_refuses_to_start_with_one_line(env: dict[str, str], needle: str) -> None:
+    result = relay("web", "--host", "127.0.0.1", **env)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert needle in lines[0]
+
+
+def test_secrets_are_not_in_the_settings_repr() -> None:
+    settings = Settings(
+        EXTEND_WEBHOOK_SECRETS="wss_topsecret",
+        RELAY_API_KEYS="key_topsecret",
+        EXTEND_API_KEY="sk_top",
+    )
+    text = repr(settings) + str(settings.model_dump())
+    assert "wss_topsecret" not in repr(settings)
+    assert "key_topsecret" not in repr(settings)
+    assert "sk_top" not in text
+
+
+def test_comma_separated_lists_are_split_and_trimmed() -> None:
+    settings = Settings(EXTEND_WEBHOOK_SECRETS=" wss_a , wss_b,", RELAY_API_KEYS="k1")
+    assert settings.extend_webhook_secrets == ["wss_a", "wss_b"]
