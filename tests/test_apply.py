@@ -63,7 +63,8 @@ async def test_fields_kept_from_either_dialect(
     )
     assert run["metadata"] == {"team": "a"}
     assert (run["failureReason"], run["failureMessage"]) == ("PARSE_ERROR", "bad pdf")
-    assert run["history"][0]["status"] == "FAILED" and run["history"][0]["eventId"] == "e1"
+    assert run["history"][0]["status"] == "FAILED"
+    assert run["history"][0]["eventId"] == "e1"
     assert run["updatedAt"].endswith("Z")
 
 
