@@ -1,0 +1,101 @@
+"""`python -m bench [b1 b2 b3 b4 b5]`: run scenarios, write bench/results/latest.{json,md}."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+SCENARIOS = {
+    "b1": "bench.b1_ingest",
+    "b2": "bench.b2_apply",
+    "b3": "bench.b3_fanout",
+    "b4": "bench.b4_memory",
+    "b5": "bench.b5_end_to_end",
+}
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "processor": platform.processor() or platform.machine(),
+    }
+
+
+def markdown(results: list[dict[str, Any]], info: dict[str, Any]) -> str:
+    lines = [
+        f"Machine: {info['cpu_count']} cores, {info['platform']}, Python {info['python']}",
+        "",
+        "| scenario | figure | baseline | ratio / goal | met |",
+        "|---|---|---|---|---|",
+    ]
+    for result in results:
+        lines.append(row(result))
+    return "\n".join(lines) + "\n"
+
+
+def row(r: dict[str, Any]) -> str:
+    met = "yes" if all(r.get("goals", {}).values()) else "no"
+    name = r["scenario"]
+    if name == "B1 ingest":
+        rw, b = r["relay_web"], r["baseline_bare_aiohttp"]
+        return (
+            f"| {name} | {rw['rps']:.0f} req/s, p50 {rw['p50_ms']:.1f} ms, p99 {rw['p99_ms']:.1f} ms"
+            f" | bare aiohttp {b['rps']:.0f} req/s | {r['ratio_rps']:.2f}× (goal ≥ 0.5×, p99 ≤ 10 ms) | {met} |"
+        )
+    if name == "B2 apply":
+        return (
+            f"| {name} | {r['relay_events_per_s']:.0f} events/s ({r['jobs_queued']} jobs) | "
+            f"no-op arq jobs {r['baseline_noop_jobs_per_s']:.0f}/s | {r['ratio']:.1f}× (goal ≥ 2×) | {met} |"
+        )
+    if name == "B4 memory":
+        return (
+            f"| {name} | {r['bytes_per_run']:.0f} B/run, {r['bytes_per_event_id']:.0f} B/event id | "
+            f"— | goal ≤ 300 B/run | {met} |"
+        )
+    summary = r.get("summary", "")
+    return f"| {name} | {summary} | {r.get('baseline', '—')} | {r.get('ratio', '—')} | {met} |"
+
+
+def main(argv: list[str]) -> int:
+    chosen = [a.lower() for a in argv] or list(SCENARIOS)
+    unknown = [c for c in chosen if c not in SCENARIOS]
+    if unknown:
+        print(
+            f"unknown scenario(s): {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}",
+            file=sys.stderr,
+        )
+        return 2
+    results = []
+    for name in chosen:
+        started = time.perf_counter()
+        print(f"bench: running {name} ...", file=sys.stderr, flush=True)
+        result: dict[str, Any] = importlib.import_module(SCENARIOS[name]).run()
+        result["seconds"] = round(time.perf_counter() - started, 1)
+        results.append(result)
+        print(orjson.dumps(result).decode(), file=sys.stderr)
+    info = machine()
+    RESULTS.mkdir(exist_ok=True)
+    payload = {
+        "machine": info,
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "results": results,
+    }
+    (RESULTS / "latest.json").write_bytes(orjson.dumps(payload, option=orjson.OPT_INDENT_2))
+    table = markdown(results, info)
+    (RESULTS / "latest.md").write_text(table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
