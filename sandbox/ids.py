@@ -1,0 +1,36 @@
+"""Seeded identifiers and RFC 3339 timestamps."""
+
+from __future__ import annotations
+
+import random
+import string
+import uuid
+from datetime import UTC, datetime
+
+_ALPHABET = string.ascii_letters + string.digits + "_-"
+
+
+class IdFactory:
+    """Every id comes from the one seeded RNG, so a replayed session yields the same ids."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+
+    def make(self, prefix: str, length: int = 21) -> str:
+        return prefix + "".join(self._rng.choices(_ALPHABET, k=length))
+
+    def uuid(self) -> str:
+        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+
+
+def iso(ts: float | None) -> str | None:
+    """RFC 3339 in UTC with milliseconds, as Extend writes them."""
+    if ts is None:
+        return None
+    moment = datetime.fromtimestamp(ts, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def iso_seconds(ts: float) -> str:
+    """RFC 3339 without fractions, as the Eachlabs and xpander examples show."""
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
