@@ -18,7 +18,7 @@ def free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, *, durable: bool = False) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not on PATH (.ci/run installs it)")
@@ -26,6 +26,9 @@ class RedisServer:
         self.port = port or free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="relay-redis-"))
         self.proc: subprocess.Popen[bytes] | None = None
+        # durable: AOF fsynced on every write, as production should run it, so a SIGKILL
+        # loses nothing that Redis acknowledged.
+        self.durable = durable
 
     @property
     def url(self) -> str:
@@ -33,7 +36,12 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        args += ["--appendonly", "no", "--dir", str(self.dir), "--daemonize", "no"]
+        aof = (
+            ["--appendonly", "yes", "--appendfsync", "always"]
+            if self.durable
+            else ["--appendonly", "no"]
+        )
+        args += [*aof, "--dir", str(self.dir), "--daemonize", "no"]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self._wait_ready()
         return self
