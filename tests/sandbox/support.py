@@ -77,10 +77,10 @@ def headers(version: str | None = V2026, key: str = "sk_sandbox") -> dict[str, s
 
 
 async def wait_for(
-    check: Callable[[], Awaitable[bool]] | Callable[[], bool], timeout: float = 10.0
+    check: Callable[[], Awaitable[bool]] | Callable[[], bool], within: float = 10.0
 ) -> None:
-    """Poll ``check`` every 10 ms until it holds; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
+    """Poll ``check`` every 10 ms until it holds; fail after ``within`` seconds."""
+    deadline = time.monotonic() + within
     while True:
         result = check()
         if not isinstance(result, bool):

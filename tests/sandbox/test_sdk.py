@@ -61,7 +61,8 @@ async def test_workflow_run_methods(client: AsyncExtend, sb: Sandbox) -> None:
     rest = await client.workflow_runs.list(
         batch_id=batch.batch_id, max_page_size=2, next_page_token=listed.next_page_token
     )
-    assert len(rest.data) == 1 and rest.next_page_token is None
+    assert len(rest.data) == 1
+    assert rest.next_page_token is None
     assert {r.workflow_version.version for r in [*listed.data, *rest.data]} == {"draft"}
 
     deleted = await client.workflow_runs.delete(run.id)
@@ -100,7 +101,8 @@ async def test_workflow_and_version_methods(client: AsyncExtend) -> None:
 
     v1 = await client.workflow_versions.create(created.id, name="first")
     assert isinstance(v1, WorkflowVersion)
-    assert v1.version == "1" and v1.name == "first"
+    assert v1.version == "1"
+    assert v1.name == "first"
     two = [
         {"name": "trigger", "type": "TRIGGER", "next": [{"step": "parse"}]},
         steps[1] | {"next": []},

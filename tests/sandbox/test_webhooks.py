@@ -101,7 +101,9 @@ async def test_sdk_verifies_and_types_every_event(
     assert seen[WF] == ["workflow.deployed"]
     # 2025-04-21 runs are delivered in their own dialect.
     old = [envelope(d) for d in receiver.deliveries if old_dialect[0] in d.body.decode()]
-    assert old and "url" in old[-1]["payload"] and "dashboardUrl" not in old[-1]["payload"]
+    assert old
+    assert "url" in old[-1]["payload"]
+    assert "dashboardUrl" not in old[-1]["payload"]
 
 
 async def test_review_through_control_api(
@@ -118,11 +120,14 @@ async def test_review_through_control_api(
     await settle(sb, receiver, 4)
     async with http.get(f"{sb.base_url}/workflow_runs/{first}", headers=headers()) as r:
         run = await r.json()
-    assert run["status"] == "PROCESSED" and run["reviewed"] is True
-    assert run["reviewedByUser"] and run["reviewedAt"]
+    assert run["status"] == "PROCESSED"
+    assert run["reviewed"] is True
+    assert run["reviewedByUser"]
+    assert run["reviewedAt"]
     async with http.get(f"{sb.base_url}/workflow_runs/{second}", headers=headers()) as r:
         run = await r.json()
-    assert run["status"] == "REJECTED" and run["rejectionNote"] == "blurry"
+    assert run["status"] == "REJECTED"
+    assert run["rejectionNote"] == "blurry"
     async with http.post(f"{sb.base_url}/_sandbox/runs/{first}/approve") as r:
         assert r.status == 409
 
@@ -149,10 +154,12 @@ async def test_signed_url_payloads(
         hooks.verify_and_parse(delivery.body, delivery.headers, SECRET)
     event = hooks.verify_and_parse(delivery.body, delivery.headers, SECRET, allow_signed_url=True)
     assert isinstance(event, WebhookEventWithSignedUrl)
-    assert event.payload.id == run_id and event.payload.metadata == {"env": "t"}
+    assert event.payload.id == run_id
+    assert event.payload.metadata == {"env": "t"}
     full = await hooks.fetch_signed_payload(event)
     assert not isinstance(full, dict)
-    assert full.payload.id == run_id and full.payload.status == "PROCESSED"
+    assert full.payload.id == run_id
+    assert full.payload.status == "PROCESSED"
     await control(http, sb, "POST", "clock", {"advance": 3601})
     async with http.get(event.payload.data) as expired:
         assert expired.status == 403
@@ -182,7 +189,8 @@ async def test_timeout_is_retried_and_attempts_are_capped(
     await run_files(http, sb)
     await settle(sb, receiver, 2)
     attempts = sb.state.events.events[0].attempts
-    assert attempts[0].status is None and attempts[0].error == "TimeoutError"
+    assert attempts[0].status is None
+    assert attempts[0].error == "TimeoutError"
     assert attempts[1].status == 200
 
     receiver.statuses = [500] * 10
@@ -198,7 +206,7 @@ async def test_duplicates_drops_and_redelivery(
     sb: Sandbox, receiver: Receiver, http: aiohttp.ClientSession
 ) -> None:
     hook(sb, receiver, p_duplicate=1.0)
-    (run_id,) = await run_files(http, sb)
+    (_run_id,) = await run_files(http, sb)
     await settle(sb, receiver, 2)
     first, second = (envelope(d) for d in receiver.deliveries)
     assert first["eventId"] == second["eventId"]
@@ -208,7 +216,8 @@ async def test_duplicates_drops_and_redelivery(
     await wait_for(lambda: len(sb.state.events.events) == 2 and sb.state.dispatcher.idle)
     assert len(receiver.deliveries) == 2
     log = (await control(http, sb, "GET", f"deliveries?runId={dropped_run}"))["deliveries"]
-    assert log[0]["dropped"] is True and log[0]["delivered"] is False
+    assert log[0]["dropped"] is True
+    assert log[0]["delivered"] is False
 
     await control(http, sb, "POST", f"runs/{dropped_run}/redeliver")
     await settle(sb, receiver, 3)
@@ -230,7 +239,8 @@ async def _reorder_then_delay(sb: Sandbox, receiver: Receiver, http: aiohttp.Cli
     await settle(sb, receiver, 5)
     emitted = [e.event_id for e in sb.state.events.events]
     received = [envelope(d)["eventId"] for d in receiver.deliveries]
-    assert sorted(received) == sorted(emitted) and received != emitted
+    assert sorted(received) == sorted(emitted)
+    assert received != emitted
 
     receiver.deliveries.clear()
     hook(sb, receiver, reorder_window=0, delivery_delay_seconds=0.3)
