@@ -51,9 +51,10 @@ class Sandbox:
         }
 
     async def close(self) -> None:
-        await self.state.dispatcher.close()
-        await self.state.scheduler.close()
+        # Stop taking requests first, so nothing new is scheduled or sent while we wind down.
         await self._runner.cleanup()
+        await self.state.scheduler.close()
+        await self.state.dispatcher.close()
 
     async def __aenter__(self) -> Sandbox:
         return self

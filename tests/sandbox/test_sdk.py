@@ -8,13 +8,14 @@ import httpx
 import pytest
 from extend_ai import AsyncExtend
 from extend_ai.core.api_error import ApiError
+from extend_ai.core.request_options import RequestOptions
 from extend_ai.errors import BadRequestError, NotFoundError, UnauthorizedError
 from extend_ai.types import Workflow, WorkflowRun, WorkflowRunSummary, WorkflowVersion
 
 from sandbox import Sandbox
 from tests.sandbox.support import EXTRACT, WF
 
-NO_RETRY = {"max_retries": 0}
+NO_RETRY: RequestOptions = {"max_retries": 0}
 
 
 @pytest.fixture
