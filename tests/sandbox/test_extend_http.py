@@ -227,3 +227,11 @@ async def test_list_filters_and_sorting(sb: Sandbox, http: aiohttp.ClientSession
     assert_error(status, bad, 400, "INVALID_REQUEST")
     status, bad = await call(http, sb, "GET", "/workflow_runs?nextPageToken=garbage!")
     assert_error(status, bad, 400, "INVALID_REQUEST")
+
+
+async def test_unknown_route_and_method(sb: Sandbox, http: aiohttp.ClientSession) -> None:
+    status, body = await call(http, sb, "GET", "/no_such_thing")
+    assert_error(status, body, 404, "NOT_FOUND")
+    status, body = await call(http, sb, "PUT", "/workflow_runs")
+    assert status == 405
+    assert body["code"] == "METHOD_NOT_ALLOWED"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -77,21 +79,8 @@ def test_pages_match_brute_force(plan: list[tuple[str, int, object]], query: Run
     seen: list[Run] = []
     after = None
     while True:
-        page, after = store.query(_with_after(query, after))
+        page, after = store.query(dataclasses.replace(query, after=after))
         seen.extend(page)
         if after is None:
             break
     assert [r.id for r in seen] == [r.id for r in expected]
-
-
-def _with_after(query: RunQuery, after: int | None) -> RunQuery:
-    return RunQuery(
-        status=query.status,
-        workflow_id=query.workflow_id,
-        batch_id=query.batch_id,
-        file_name_contains=query.file_name_contains,
-        sort_by=query.sort_by,
-        descending=query.descending,
-        after=after,
-        limit=query.limit,
-    )

@@ -80,8 +80,10 @@ async def test_sdk_verifies_and_types_every_event(
         pass
     async with http.post(f"{sb.base_url}/workflows/{WF}/versions", json={}, headers=headers()):
         pass
+    async with http.post(f"{sb.base_url}/workflows", json={"name": "n"}, headers=headers()) as r:
+        created = (await r.json())["id"]
     await control(http, sb, "POST", "clock", {"advance": 30})
-    await settle(sb, receiver, 10)
+    await settle(sb, receiver, 13)
 
     seen: dict[str, list[str]] = {}
     for delivery in receiver.deliveries:
@@ -99,6 +101,7 @@ async def test_sdk_verifies_and_types_every_event(
     assert seen[failed[0]] == ["workflow_run.failed"]
     assert seen[cancelled[0]] == ["workflow_run.cancelled"]
     assert seen[WF] == ["workflow.deployed"]
+    assert seen[created] == ["workflow.created"]
     # 2025-04-21 runs are delivered in their own dialect.
     old = [envelope(d) for d in receiver.deliveries if old_dialect[0] in d.body.decode()]
     assert old
