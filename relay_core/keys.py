@@ -34,3 +34,31 @@ def batch(batch_id: str) -> str:
 
 def batch_runs(batch_id: str) -> str:
     return BATCH + batch_id + BATCH_RUNS_SUFFIX
+
+
+DEPLOY = PREFIX + "deploy:"  # + deployId -> hash: one deploy's state and audit trail
+DEPLOY_LEASE = PREFIX + "deploy-lease:"  # + deployId -> worker token while one is working on it
+DEPLOYS = PREFIX + "deploys"  # sorted set deployId by creation time (listing)
+DEPLOYS_BY_RULE = PREFIX + "deploys:rule:"  # + rule -> sorted set deployId by creation time
+DEPLOYS_BY_SUBJECT = PREFIX + "deploys:subject:"  # + run or batch id -> sorted set of deployIds
+DEPLOYS_BY_TARGET = PREFIX + "deploys:target:"  # + provider:workflow -> sorted set of deployIds
+
+
+def deploy(deploy_id: str) -> str:
+    return DEPLOY + deploy_id
+
+
+def deploy_lease(deploy_id: str) -> str:
+    return DEPLOY_LEASE + deploy_id
+
+
+def deploys_by_rule(rule: str) -> str:
+    return DEPLOYS_BY_RULE + rule
+
+
+def deploys_by_subject(subject: str) -> str:
+    return DEPLOYS_BY_SUBJECT + subject
+
+
+def deploys_by_target(provider: str, workflow: str) -> str:
+    return DEPLOYS_BY_TARGET + provider + ":" + workflow

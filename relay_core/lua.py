@@ -100,3 +100,40 @@ if added > 0 then
 end
 return out
 """
+
+# KEYS: deploy hash, then the indexes (all, by rule, by subject, by target), job key, arq queue
+# ARGV: fields (JSON object), now ms, job bytes, job id, deploy id
+# One deploy per (rule, subject): the hash is the claim, created with its job or not at all.
+DEPLOY_CLAIM = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local args = {}
+for k, v in pairs(cjson.decode(ARGV[1])) do args[#args + 1] = k; args[#args + 1] = v end
+redis.call('HSET', KEYS[1], unpack(args))
+for i = 2, 5 do redis.call('ZADD', KEYS[i], ARGV[2], ARGV[5]) end
+redis.call('SET', KEYS[6], ARGV[3], 'PX', 86400000)
+redis.call('ZADD', KEYS[7], ARGV[2], ARGV[4])
+return 1
+"""
+
+# KEYS: deploy hash. ARGV: statuses it may be in (comma-separated), fields (JSON object),
+# attempt (JSON object or ''), attempts kept.
+# A transition only applies from the states it names, so a late or repeated writer is a no-op.
+DEPLOY_MOVE = """
+local cur = redis.call('HGET', KEYS[1], 'status')
+if not cur then return 0 end
+local ok = false
+for s in string.gmatch(ARGV[1], '[^,]+') do if s == cur then ok = true end end
+if not ok then return 0 end
+local args = {}
+for k, v in pairs(cjson.decode(ARGV[2])) do args[#args + 1] = k; args[#args + 1] = v end
+if ARGV[3] ~= '' then
+  local raw = redis.call('HGET', KEYS[1], 'attempts')
+  local list = {}
+  if raw then list = cjson.decode(raw) end
+  list[#list + 1] = cjson.decode(ARGV[3])
+  while #list > tonumber(ARGV[4]) do table.remove(list, 1) end
+  args[#args + 1] = 'attempts'; args[#args + 1] = cjson.encode(list)
+end
+if #args > 0 then redis.call('HSET', KEYS[1], unpack(args)) end
+return 1
+"""

@@ -22,6 +22,7 @@ JOB_EXPIRES_MS = 24 * 3600 * 1000
 
 APPLY_EVENTS = "apply_events"
 BATCH_COMPLETED = "batch_completed"
+RUN_DEPLOY = "run_deploy"
 
 
 def serialize(value: Any) -> bytes:
@@ -61,3 +62,7 @@ def apply_events_job_id(group_id: str) -> str:
 
 def batch_completed_job_id(batch_id: str) -> str:
     return f"batch-completed:{batch_id}"
+
+
+def deploy_job_id(deploy_id: str) -> str:
+    return f"deploy:{deploy_id}"

@@ -61,6 +61,18 @@ class Settings(BaseSettings):
     )
     xpander_api_key: SecretStr | None = Field(None, validation_alias="XPANDER_API_KEY")
     xpander_base_url: str = Field("https://api.xpander.ai", validation_alias="XPANDER_BASE_URL")
+    # auto: X-API-Key on the legacy host (workflows.eachlabs.run), else Authorization: Bearer.
+    eachlabs_auth: Literal["auto", "bearer", "x-api-key"] = Field(
+        "auto", validation_alias="EACHLABS_AUTH"
+    )
+    deploy_timeout_seconds: float = Field(30.0, validation_alias="DEPLOY_TIMEOUT_SECONDS", gt=0)
+    deploy_max_attempts: int = Field(8, validation_alias="DEPLOY_MAX_ATTEMPTS", ge=1, le=50)
+    deploy_retry_base_seconds: float = Field(
+        2.0, validation_alias="DEPLOY_RETRY_BASE_SECONDS", ge=0
+    )
+    deploy_retry_max_seconds: float = Field(
+        120.0, validation_alias="DEPLOY_RETRY_MAX_SECONDS", ge=0
+    )
 
     relay_rules: str | None = Field(None, validation_alias="RELAY_RULES")
     log_format: Literal["text", "json"] = Field("text", validation_alias="LOG_FORMAT")

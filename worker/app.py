@@ -8,9 +8,17 @@ from arq import Worker
 from arq.worker import Function, func
 
 from relay_core import queue
+from relay_core.rules import load_rules
 from relay_core.runstore import RunStore
 from relay_core.settings import Settings
 from worker.apply import apply_events, batch_completed
+from worker.deploy import (
+    DEPLOY_JOB_TIMEOUT_SECONDS,
+    MAX_JOB_TRIES,
+    deploy_shutdown,
+    deploy_startup,
+    run_deploy,
+)
 
 # Below a PaaS's shutdown grace period (Heroku 30 s); a killed job's in-progress key expires
 # after its timeout + 10 s, so another worker picks it up again within a minute.
@@ -22,13 +30,22 @@ def job_functions() -> list[Function]:
     return [
         func(cast(Any, apply_events), name=queue.APPLY_EVENTS, max_tries=20),
         func(cast(Any, batch_completed), name=queue.BATCH_COMPLETED, max_tries=20),
+        func(
+            cast(Any, run_deploy),
+            name=queue.RUN_DEPLOY,
+            max_tries=MAX_JOB_TRIES,
+            timeout=DEPLOY_JOB_TIMEOUT_SECONDS,
+        ),
     ]
 
 
 def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -> Worker:
+    rules = load_rules(settings)  # an invalid rules file stops the worker before it starts
+
     async def startup(ctx: dict[str, Any]) -> None:
         ctx["settings"] = settings
         ctx["runs"] = RunStore(ctx["redis"], settings.run_history_limit)
+        await deploy_startup(ctx, rules)
 
     options: dict[str, Any] = {
         "functions": job_functions(),
@@ -36,6 +53,7 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
         "job_serializer": queue.serialize,
         "job_deserializer": queue.deserialize,
         "on_startup": startup,
+        "on_shutdown": deploy_shutdown,
         "burst": burst,
         "max_jobs": settings.worker_max_jobs,
         "job_timeout": JOB_TIMEOUT_SECONDS,

@@ -14,6 +14,12 @@ from relay_core import keys, queue
 from relay_core.errors import InvalidEvent
 from relay_core.events import Envelope, RunUpdate, parse_envelope, run_update
 from worker.context import ctx_of
+from worker.triggers import (
+    fire_batch_triggers,
+    fire_run_triggers,
+    record_deployed_events,
+    rules_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +31,18 @@ async def apply_events(raw_ctx: dict[str, Any], group_id: str) -> dict[str, int]
     bodies: list[bytes] = await redis.lrange(group_key, 0, -1)  # type: ignore[misc]
     envelopes = [env for env in map(_parse, bodies) if env is not None]
     updates: list[tuple[RunUpdate, str]] = []
+    event_types: list[str] = []
     for env in envelopes:
         update = run_update(env)
         if update is not None:
             updates.append((update, env.event_id))
+            event_types.append(env.event_type)
     results = await ctx["runs"].apply_many(updates, queue.now_ms()) if updates else []
+    # Deploy claims before the group is deleted: a crash here re-runs the group, harmlessly.
+    rules = rules_of(raw_ctx)
+    applied = zip(event_types, (u for u, _ in updates), results, strict=True)
+    await fire_run_triggers(redis, rules, applied)
+    await record_deployed_events(redis, envelopes)
     async with redis.pipeline(transaction=False) as pipe:
         for env in envelopes:
             pipe.hincrby(keys.EVENT_TYPES, env.event_type, 1)
@@ -60,7 +73,9 @@ def _parse(body: bytes) -> Envelope | None:
 async def batch_completed(raw_ctx: dict[str, Any], batch_id: str) -> dict[str, str]:
     """The batch tracker's completion signal (enqueued once, atomically with completedAt).
 
-    The deploy-rules feature evaluates `batch.completed` rules here.
+    Claims a deploy for every matching `batch.completed` rule; the deploy job checks the gates.
     """
-    log.info("batch_completed batch=%s try=%d", batch_id, ctx_of(raw_ctx)["job_try"])
+    ctx = ctx_of(raw_ctx)
+    claimed = await fire_batch_triggers(ctx["redis"], rules_of(raw_ctx), batch_id)
+    log.info("batch_completed batch=%s deploys=%d try=%d", batch_id, claimed, ctx["job_try"])
     return {"batchId": batch_id}

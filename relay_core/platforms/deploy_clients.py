@@ -1,0 +1,52 @@
+"""One deploy client per provider, built from the settings (keys, base URLs, auth style)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from relay_core.platforms.deployer import Deployer
+from relay_core.platforms.eachlabs import EachlabsVersions
+from relay_core.platforms.extend_versions import ExtendVersions
+from relay_core.platforms.http import PlatformClient
+from relay_core.platforms.xpander import XpanderWorkflows
+from relay_core.rules import DeployTarget, EachlabsDeploy, ExtendDeploy
+from relay_core.settings import Settings
+
+# The legacy Eachlabs host documents X-API-Key; the current one documents Bearer.
+LEGACY_EACHLABS_HOST = "workflows.eachlabs.run"
+
+
+def _secret(value: object) -> str:
+    get = getattr(value, "get_secret_value", None)
+    return str(get()) if callable(get) else ""
+
+
+def eachlabs_headers(settings: Settings) -> dict[str, str]:
+    key = _secret(settings.eachlabs_api_key)
+    style = settings.eachlabs_auth
+    if style == "auto":
+        host = urlsplit(settings.eachlabs_base_url).hostname or ""
+        style = "x-api-key" if host == LEGACY_EACHLABS_HOST else "bearer"
+    return {"X-API-Key": key} if style == "x-api-key" else {"Authorization": f"Bearer {key}"}
+
+
+def deployer_for(
+    target: DeployTarget, session: aiohttp.ClientSession, settings: Settings
+) -> Deployer:
+    timeout = settings.deploy_timeout_seconds
+    if isinstance(target, ExtendDeploy):
+        headers = {
+            "Authorization": f"Bearer {_secret(settings.extend_api_key)}",
+            "x-extend-api-version": settings.extend_api_version,
+        }
+        client = PlatformClient(session, settings.extend_base_url, headers, timeout, "extend")
+        return ExtendVersions(client, target)
+    if isinstance(target, EachlabsDeploy):
+        headers = eachlabs_headers(settings)
+        client = PlatformClient(session, settings.eachlabs_base_url, headers, timeout, "eachlabs")
+        return EachlabsVersions(client, target)
+    headers = {"x-api-key": _secret(settings.xpander_api_key)}
+    client = PlatformClient(session, settings.xpander_base_url, headers, timeout, "xpander")
+    return XpanderWorkflows(client, target)

@@ -1,0 +1,44 @@
+"""xpander workflows (seed 004): `PUT /v1/workflows/{id}` with no body deploys the draft.
+
+Each deploy increments the integer `version`, so the version read just before the call is
+the pre-call fact; a retry after an unknown outcome reads the workflow again and counts a
+higher version as our deploy. (A deploy made by someone else in that window would be taken
+for ours: xpander offers nothing finer to tell them apart.)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from relay_core.platforms.deployer import Facts, Outcome
+from relay_core.platforms.http import PlatformClient
+from relay_core.rules import XpanderDeploy
+
+
+class XpanderWorkflows:
+    def __init__(self, client: PlatformClient, target: XpanderDeploy) -> None:
+        self.client = client
+        self.target = target
+        self.path = f"/v1/workflows/{quote(target.workflow, safe='')}"
+
+    def preview(self, values: dict[str, str]) -> dict[str, Any]:
+        return {"method": "PUT", "path": self.path, "body": None}
+
+    async def prepare(self, values: dict[str, str]) -> Facts:
+        return {"versionBefore": _version(await self.client.request("GET", self.path))}
+
+    async def look(self, facts: Facts) -> Outcome | None:
+        version = _version(await self.client.request("GET", self.path))
+        if version > int(facts["versionBefore"]):
+            return Outcome(self.target.workflow, str(version))
+        return None
+
+    async def deploy(self, facts: Facts) -> Outcome:
+        answer = await self.client.request("PUT", self.path)
+        return Outcome(self.target.workflow, str(_version(answer)))
+
+
+def _version(workflow: Any) -> int:
+    raw = workflow.get("version") if isinstance(workflow, dict) else None
+    return raw if isinstance(raw, int) and not isinstance(raw, bool) else 0

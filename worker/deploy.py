@@ -1,0 +1,204 @@
+"""run_deploy: take one claimed deploy to its final state, exactly once on the platform.
+
+The deploy hash (relay_core.deploys) is the authority, not the job: the job may run twice, be
+retried, or be picked up after a killed worker. A short lease keeps two workers off the same
+deploy at once; the `calling` state plus the pre-call facts let a later attempt look at the
+platform before it calls again.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from typing import Any, TypedDict, cast
+
+import aiohttp
+import orjson
+from arq import Retry
+from redis.asyncio import Redis
+
+from relay_core import deploys, keys
+from relay_core.deploys import CALLING, CLAIMED, DEPLOYED, DRY_RUN, FAILED, SKIPPED
+from relay_core.gates import GateFailure, batch_gates, run_gates
+from relay_core.platforms.deploy_clients import deployer_for
+from relay_core.platforms.deployer import Deployer, Outcome, Placeholders
+from relay_core.platforms.http import PlatformError
+from relay_core.rules import Rule, RuleSet
+from relay_core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Above the few platform calls a deploy makes (each bounded by DEPLOY_TIMEOUT_SECONDS).
+LEASE_SECONDS = 150
+DEPLOY_JOB_TIMEOUT_SECONDS = 120
+LEASE_BUSY_RETRY_SECONDS = 2.0
+MAX_JOB_TRIES = 100  # arq's bound; DEPLOY_MAX_ATTEMPTS is the one that gives up on a platform
+
+
+class DeployCtx(TypedDict):
+    redis: Redis
+    settings: Settings
+    rules: RuleSet
+    deploy_http: aiohttp.ClientSession
+    job_try: int
+
+
+async def deploy_startup(ctx: dict[str, Any], rules: RuleSet) -> None:
+    ctx["rules"] = rules
+    ctx["deploy_http"] = aiohttp.ClientSession()
+
+
+async def deploy_shutdown(ctx: dict[str, Any]) -> None:
+    session = ctx.get("deploy_http")
+    if session is not None:
+        await session.close()
+
+
+async def run_deploy(raw_ctx: dict[str, Any], deploy_id: str) -> dict[str, str]:
+    ctx = cast(DeployCtx, raw_ctx)
+    started = time.perf_counter()
+    record = await deploys.load(ctx["redis"], deploy_id)
+    if record is None or record["status"] in deploys.FINAL:
+        return {"deployId": deploy_id, "status": record["status"] if record else "missing"}
+    lease = ctx["redis"].lock(keys.deploy_lease(deploy_id), timeout=LEASE_SECONDS)
+    if not await lease.acquire(blocking=False):
+        raise Retry(defer=LEASE_BUSY_RETRY_SECONDS)
+    try:
+        status = await _advance(ctx, deploy_id)
+    finally:
+        await lease.release()
+    log.info(
+        "run_deploy deploy=%s rule=%s provider=%s status=%s try=%d ms=%.1f",
+        deploy_id,
+        record["rule"],
+        record["provider"],
+        status,
+        ctx["job_try"],
+        (time.perf_counter() - started) * 1000,
+    )
+    return {"deployId": deploy_id, "status": status}
+
+
+async def _advance(ctx: DeployCtx, did: str) -> str:
+    # Re-read under the lease: another worker may have finished it since the first read.
+    record = await deploys.load(ctx["redis"], did)
+    if record is None or record["status"] in deploys.FINAL:
+        return record["status"] if record else "missing"
+    rule = ctx["rules"].get(record["rule"])
+    if rule is None:
+        return await _finish(ctx, did, FAILED, error="the rule is no longer configured")
+    deployer = deployer_for(rule.deploy, ctx["deploy_http"], ctx["settings"])
+    try:
+        return await _steps(ctx, did, record, rule, deployer)
+    except PlatformError as exc:
+        return await _platform_failed(ctx, did, exc)
+    except Exception as exc:
+        if ctx["job_try"] >= ctx["settings"].deploy_max_attempts:
+            await _finish(ctx, did, FAILED, error=f"internal error: {exc.__class__.__name__}")
+        raise
+
+
+async def _steps(
+    ctx: DeployCtx, did: str, record: dict[str, str], rule: Rule, deployer: Deployer
+) -> str:
+    redis = ctx["redis"]
+    if record["status"] == CLAIMED:
+        failed = await _gate(redis, rule, record)
+        if failed is not None:
+            return await _finish(ctx, did, SKIPPED, gate=failed.gate, reason=failed.reason)
+        values = (await placeholders(redis, rule, record)).values()
+        if record.get("dryRun") == "1":
+            return await _finish(ctx, did, DRY_RUN, request=deployer.preview(values))
+        facts = await deployer.prepare(values)
+        attempt = {"try": ctx["job_try"], "outcome": "calling"}
+        fields = {"status": CALLING, "facts": facts, "startedAt": _now()}
+        if not await deploys.move(redis, did, allowed=(CLAIMED,), fields=fields, attempt=attempt):
+            return "raced"
+    else:
+        # `calling` on entry: an earlier attempt may have reached the platform. Look first.
+        facts = _facts(record)
+        found = await deployer.look(facts)
+        if found is not None:
+            return await _deployed(ctx, did, found, "found")
+    outcome = await deployer.deploy(facts)
+    return await _deployed(ctx, did, outcome, "deployed")
+
+
+async def _gate(redis: Redis, rule: Rule, record: dict[str, str]) -> GateFailure | None:
+    trigger, subject = record["trigger"], record["subject"]
+    if trigger == "manual":
+        return None  # a person asked for it: gates guard automatic promotion only
+    if trigger == "batch.completed":
+        raw = await redis.hgetall(keys.batch(subject))  # type: ignore[misc]
+        if not raw:
+            return GateFailure("subject", f"batch {subject} is not tracked")
+        return batch_gates(rule, {k.decode(): v.decode() for k, v in raw.items()})
+    status = await redis.hget(keys.run(subject), "s")  # type: ignore[misc]
+    return run_gates(rule, status.decode() if status else None)
+
+
+async def placeholders(redis: Redis, rule: Rule, record: dict[str, str]) -> Placeholders:
+    trigger, subject = record["trigger"], record["subject"]
+    if trigger == "batch.completed" or (
+        trigger == "manual" and await redis.exists(keys.batch(subject))
+    ):
+        return Placeholders(rule.name, subject, rule.workflow, batch_id=subject)
+    if trigger != "manual" or await redis.exists(keys.run(subject)):
+        batch = await redis.hget(keys.run(subject), "b")  # type: ignore[misc]
+        batch_id = batch.decode() if batch else ""
+        return Placeholders(rule.name, subject, rule.workflow, batch_id=batch_id, run_id=subject)
+    return Placeholders(rule.name, subject, rule.workflow)
+
+
+def _facts(record: dict[str, str]) -> dict[str, Any]:
+    facts = orjson.loads(record.get("facts", "{}"))
+    return facts if isinstance(facts, dict) else {}
+
+
+async def _deployed(ctx: DeployCtx, did: str, outcome: Outcome, how: str) -> str:
+    return await _finish(
+        ctx,
+        did,
+        DEPLOYED,
+        attempt_outcome=how,
+        versionId=outcome.version_id,
+        versionNumber=outcome.version_number,
+        versionName=outcome.version_name,
+    )
+
+
+async def _platform_failed(ctx: DeployCtx, did: str, exc: PlatformError) -> str:
+    settings, n = ctx["settings"], ctx["job_try"]
+    if exc.retryable and n < settings.deploy_max_attempts:
+        attempt = {"try": n, "outcome": "retry", "error": exc.message, "status": exc.status}
+        await deploys.move(ctx["redis"], did, attempt=attempt, fields={"lastError": exc.message})
+        raise Retry(defer=backoff(settings, n, exc.retry_after))
+    error = exc.message if not exc.retryable else f"gave up after {n} attempts: {exc.message}"
+    return await _finish(ctx, did, FAILED, error=error, errorStatus=exc.status)
+
+
+def backoff(settings: Settings, attempt: int, retry_after: float | None) -> float:
+    """Exponential with jitter, honouring Retry-After, never above DEPLOY_RETRY_MAX_SECONDS."""
+    cap = settings.deploy_retry_max_seconds
+    delay: float = settings.deploy_retry_base_seconds * 2.0 ** (attempt - 1)
+    delay *= random.uniform(0.5, 1.0)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return float(min(delay, cap))
+
+
+async def _finish(
+    ctx: DeployCtx, did: str, status: str, *, attempt_outcome: str | None = None, **fields: Any
+) -> str:
+    attempt: dict[str, Any] = {"try": ctx["job_try"], "outcome": attempt_outcome or status}
+    for name in ("gate", "error"):
+        if fields.get(name) is not None:
+            attempt[name] = fields[name]
+    done = {**fields, "status": status, "finishedAt": _now()}
+    moved = await deploys.move(ctx["redis"], did, fields=done, attempt=attempt)
+    return status if moved else "raced"
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
