@@ -6,11 +6,12 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from ingest.appkeys import REDIS, RUNS, SETTINGS, SINK
+from ingest.appkeys import REDIS, RULES, RUNS, SETTINGS, SINK
 from ingest.responses import error_middleware
 from ingest.routes import add_routes
 from ingest.sink import EventSink
 from relay_core.redis import connect
+from relay_core.rules import load_rules
 from relay_core.runstore import RunStore
 from relay_core.settings import Settings
 
@@ -19,11 +20,13 @@ def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
     settings.require_webhook_secrets()
     settings.require_api_keys()
+    rules = load_rules(settings)  # an invalid rules file stops the web process too
     app = web.Application(
         middlewares=[error_middleware],
         client_max_size=max(settings.webhook_max_body_bytes, settings.api_max_body_bytes) + 1,
     )
     app[SETTINGS] = settings
+    app[RULES] = rules
     app.cleanup_ctx.append(_redis_ctx)
     add_routes(app)
     return app

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     )
 
     relay_rules: str | None = Field(None, validation_alias="RELAY_RULES")
+    # Client side (the `relay` CLI commands that call a running web process's /v1 API).
+    relay_url: str = Field("http://127.0.0.1:8080", validation_alias="RELAY_URL")
+    relay_api_key: SecretStr | None = Field(None, validation_alias="RELAY_API_KEY")
     log_format: Literal["text", "json"] = Field("text", validation_alias="LOG_FORMAT")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
     worker_max_jobs: int = Field(20, validation_alias="WORKER_MAX_JOBS", ge=1)

@@ -1,0 +1,118 @@
+"""The deploys API: list and read deploys, list rules, and deploy a rule by hand.
+
+A manual deploy is claimed and queued exactly like a triggered one (same store, same job, same
+audit); the request only enqueues, so it answers 202 and the deploy proceeds in the worker.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from ingest.appkeys import REDIS, RULES
+from ingest.auth import require_api_key
+from ingest.responses import json_response
+from relay_core import deploy_query, deploys
+from relay_core.deploys import Subject
+from relay_core.errors import InvalidRequest, NotFound
+from relay_core.rules import Rule
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+_SUBJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")
+
+
+async def list_deploys(request: web.Request) -> web.Response:
+    require_api_key(request)
+    query = request.query
+    page = await deploy_query.list_deploys(
+        request.app[REDIS],
+        rule=query.get("rule") or None,
+        status=query.get("status") or None,
+        cursor=query.get("cursor") or None,
+        limit=_limit(query.get("limit")),
+    )
+    return json_response({"deploys": page.items, "nextCursor": page.next_cursor})
+
+
+def _limit(raw: str | None) -> int:
+    if raw is None:
+        return DEFAULT_LIMIT
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise InvalidRequest(
+            f"limit must be an integer from 1 to {MAX_LIMIT}", code="invalid_limit"
+        )
+    return int(raw)
+
+
+async def get_deploy(request: web.Request) -> web.Response:
+    require_api_key(request)
+    did = request.match_info["deploy_id"]
+    found = await deploys.get(request.app[REDIS], did)
+    if found is None:
+        raise NotFound(f"no deploy {did!r}")
+    return json_response(found)
+
+
+async def list_rules(request: web.Request) -> web.Response:
+    require_api_key(request)
+    return json_response({"rules": [rule_summary(r) for r in request.app[RULES]]})
+
+
+def rule_summary(rule: Rule) -> dict[str, Any]:
+    return {
+        "name": rule.name,
+        "on": rule.on,
+        "workflow": rule.workflow,
+        "version": rule.version,
+        "metadata": rule.metadata,
+        "dryRun": rule.dry_run,
+        "provider": rule.deploy.provider,
+        "target": rule.deploy.workflow,
+    }
+
+
+async def deploy_rule(request: web.Request) -> web.Response:
+    """POST /v1/rules/{name}/deploy: body `{"subject": "<run or batch id>"}` is optional."""
+    require_api_key(request)
+    name = request.match_info["name"]
+    rule = request.app[RULES].get(name)
+    if rule is None:
+        raise NotFound(f"no rule {name!r} is configured", code="unknown_rule")
+    subject = Subject("manual", _subject(await request.read()))
+    did, created = await deploys.claim(
+        request.app[REDIS],
+        rule.name,
+        subject,
+        rule.deploy.provider,
+        rule.deploy.workflow,
+        rule.dry_run,
+    )
+    found = await deploys.get(request.app[REDIS], did)
+    return json_response({"created": created, "deploy": found}, status=202 if created else 200)
+
+
+def _subject(raw: bytes) -> str:
+    body: Any = {}
+    if raw.strip():
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise InvalidRequest("body must be JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("body must be a JSON object")
+    subject = body.get("subject")
+    if subject is None:
+        # No subject: every request is its own deploy.
+        return f"m{int(time.time() * 1000)}-{secrets.token_hex(4)}"
+    if not isinstance(subject, str) or not _SUBJECT.match(subject):
+        raise InvalidRequest(
+            "subject must be a run or batch id (letters, digits, _ . : -; at most 200)",
+            code="invalid_subject",
+        )
+    return subject

@@ -1,0 +1,135 @@
+"""`relay deploys`: list deploys, show one, list rules, deploy a rule by hand.
+
+A thin client of a running web process's /v1 API (RELAY_URL, RELAY_API_KEY): the CLI never
+touches Redis, so it shows exactly what the API answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+import aiohttp
+import orjson
+
+from relay_core.settings import ConfigError, Settings
+
+COLUMNS = ("id", "status", "provider", "target", "version", "detail", "createdAt")
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser("deploys", help="list deploys or deploy a rule (via RELAY_URL)")
+    parser.add_argument("--json", action="store_true", help="print the API's JSON")
+    actions = parser.add_subparsers(dest="action")
+    ls = actions.add_parser("list", help="list deploys, newest first (the default)")
+    _list_args(ls)
+    _list_args(parser)
+    show = actions.add_parser("show", help="one deploy with its attempts")
+    show.add_argument("deploy_id")
+    actions.add_parser("rules", help="the configured rules")
+    run = actions.add_parser("run", help="deploy a rule now (same path and audit as a trigger)")
+    run.add_argument("rule")
+    run.add_argument("--subject", help="run or batch id; repeated requests deploy once")
+    for p in (ls, show, run, actions.choices["rules"]):
+        p.add_argument("--json", action="store_true", help="print the API's JSON")
+    parser.set_defaults(run=cmd_deploys)
+
+
+def _list_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rule")
+    parser.add_argument("--status")
+    parser.add_argument("--cursor")
+    parser.add_argument("--limit", type=int, default=50)
+
+
+def cmd_deploys(args: argparse.Namespace) -> int:
+    from relay_cli.main import load_settings  # main imports this module: resolve at call time
+
+    settings = load_settings()
+    if settings.relay_api_key is None:
+        raise ConfigError("RELAY_API_KEY is not set: `relay deploys` calls the /v1 API with it")
+    method, path, params, body = _request(args)
+    status, answer = asyncio.run(_call(settings, method, path, params, body))
+    if status >= 400:
+        error = answer.get("error", {}) if isinstance(answer, dict) else {}
+        print(f"relay: HTTP {status} {error.get('code')}: {error.get('message')}", file=sys.stderr)
+        return 1
+    print(
+        orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode()
+        if args.json
+        else render(args, answer)
+    )
+    return 0
+
+
+def _request(args: argparse.Namespace) -> tuple[str, str, dict[str, str], Any]:
+    action = args.action or "list"
+    if action == "show":
+        return "GET", f"/v1/deploys/{args.deploy_id}", {}, None
+    if action == "rules":
+        return "GET", "/v1/rules", {}, None
+    if action == "run":
+        body = {"subject": args.subject} if args.subject else {}
+        return "POST", f"/v1/rules/{args.rule}/deploy", {}, body
+    params = {"limit": str(args.limit)}
+    for name in ("rule", "status", "cursor"):
+        if getattr(args, name):
+            params[name] = getattr(args, name)
+    return "GET", "/v1/deploys", params, None
+
+
+async def _call(
+    settings: Settings, method: str, path: str, params: dict[str, str], body: Any
+) -> tuple[int, Any]:
+    key = settings.relay_api_key.get_secret_value() if settings.relay_api_key else ""
+    headers = {"Authorization": f"Bearer {key}"}
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        url = settings.relay_url.rstrip("/") + path
+        data = None if body is None else orjson.dumps(body)
+        if data is not None:
+            headers["content-type"] = "application/json"
+        async with session.request(method, url, params=params, data=data, headers=headers) as r:
+            raw = await r.read()
+            return r.status, orjson.loads(raw) if raw else None
+
+
+def render(args: argparse.Namespace, answer: Any) -> str:
+    action = args.action or "list"
+    if action == "rules":
+        rows = [
+            [r["name"], r["on"], r["workflow"], r["provider"], r["target"], str(r["dryRun"])]
+            for r in answer["rules"]
+        ]
+        return table(["name", "on", "workflow", "provider", "target", "dryRun"], rows)
+    if action in ("show", "run"):
+        deploy = answer["deploy"] if action == "run" else answer
+        return table(list(COLUMNS), [row(deploy)])
+    lines = table(list(COLUMNS), [row(d) for d in answer["deploys"]])
+    if answer.get("nextCursor"):
+        lines += f"\nmore: --cursor {answer['nextCursor']}"
+    return lines
+
+
+def row(deploy: dict[str, Any]) -> list[str]:
+    version = deploy.get("version") or {}
+    shown = version.get("number") or version.get("id") or ""
+    error = deploy.get("error") or {}
+    detail = deploy.get("gate") or error.get("message") or ""
+    return [
+        str(deploy.get("id")),
+        str(deploy.get("status")),
+        str(deploy.get("provider")),
+        str(deploy.get("target")),
+        str(shown),
+        str(detail)[:60],
+        str(deploy.get("createdAt")),
+    ]
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in [header, *rows]]
+    return "\n".join(line.rstrip() for line in lines)
