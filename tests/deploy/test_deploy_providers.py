@@ -7,6 +7,7 @@ sandbox's request log and state.
 
 from __future__ import annotations
 
+import aiohttp
 from redis.asyncio import Redis
 
 from sandbox import Sandbox
@@ -204,10 +205,8 @@ async def test_dry_run_records_the_request_and_calls_nothing(
 
 
 async def _eachlabs(sb: Sandbox, path: str, headers: dict[str, str]) -> dict[str, object]:
-    import aiohttp
-
-    async with aiohttp.ClientSession() as http:
-        async with http.get(sb.eachlabs_base_url + path, headers=headers) as resp:
-            assert resp.status == 200
-            body: dict[str, object] = await resp.json()
-            return body
+    url = sb.eachlabs_base_url + path
+    async with aiohttp.ClientSession() as http, http.get(url, headers=headers) as resp:
+        assert resp.status == 200
+        body: dict[str, object] = await resp.json()
+        return body
