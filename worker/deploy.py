@@ -46,7 +46,12 @@ class DeployCtx(TypedDict):
 
 async def deploy_startup(ctx: dict[str, Any], rules: RuleSet) -> None:
     ctx["rules"] = rules
-    ctx["deploy_http"] = aiohttp.ClientSession()
+    session = aiohttp.ClientSession()
+    # aiohttp silently resends an "idempotent" method (PUT) once when the server drops the
+    # connection; an xpander PUT deploys again each time, so every retry must be ours, after a
+    # look. There is no public switch for it (aiohttp 3.14).
+    session._retry_connection = False
+    ctx["deploy_http"] = session
 
 
 async def deploy_shutdown(ctx: dict[str, Any]) -> None:
