@@ -13,7 +13,14 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from relay_core.settings import ConfigError, Settings
 
@@ -51,10 +58,10 @@ class ExtendDeploy(_Strict):
     name: str = Field(DEFAULT_NAME, min_length=1, max_length=200)
     steps: list[dict[str, Any]] | None = None
 
-    @model_validator(mode="after")
-    def _templates(self) -> ExtendDeploy:
-        _check_template(self.name, PLACEHOLDERS)
-        return self
+    @field_validator("name")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        return _check_template(value, PLACEHOLDERS)
 
 
 class EachlabsDeploy(_Strict):
@@ -67,9 +74,13 @@ class EachlabsDeploy(_Strict):
     definition: dict[str, Any] | None = None
     definition_from: Literal["latest"] | None = None
 
+    @field_validator("version_id")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        return _check_template(value, EACHLABS_PLACEHOLDERS)
+
     @model_validator(mode="after")
     def _one_definition(self) -> EachlabsDeploy:
-        _check_template(self.version_id, EACHLABS_PLACEHOLDERS)
         if (self.definition is None) == (self.definition_from is None):
             raise ValueError('give exactly one of definition or definition_from = "latest"')
         return self
@@ -204,8 +215,12 @@ def _describe(exc: ValidationError, data: dict[str, Any]) -> str:
         loc = loc[2:]
     # The discriminated union puts the provider's name in the path; it is not a field.
     fields = [str(p) for p in loc if p not in ("extend", "eachlabs", "xpander")]
-    field = ".".join(fields) or "(rule)"
     msg = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        fields.append("provider")
+        given = error["input"].get("provider") if isinstance(error["input"], dict) else None
+        msg = f"must be one of extend, eachlabs, xpander (got {given!r})"
+    field = ".".join(fields) or "(rule)"
     return f"{where}{field}: {msg}"
 
 
