@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 import string
+import time
 import uuid
-from datetime import UTC, datetime
 
 _ALPHABET = string.ascii_letters + string.digits + "_-"
 
@@ -17,7 +17,8 @@ class IdFactory:
         self._rng = rng
 
     def make(self, prefix: str, length: int = 21) -> str:
-        return prefix + "".join(self._rng.choices(_ALPHABET, k=length))
+        # 64 symbols, so the low 6 bits of each random byte pick one uniformly (and fast).
+        return prefix + "".join([_ALPHABET[b & 63] for b in self._rng.randbytes(length)])
 
     def uuid(self) -> str:
         return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
@@ -27,10 +28,12 @@ def iso(ts: float | None) -> str | None:
     """RFC 3339 in UTC with milliseconds, as Extend writes them."""
     if ts is None:
         return None
-    moment = datetime.fromtimestamp(ts, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    millis = int(ts * 1000)
+    return (
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(millis // 1000)) + f".{millis % 1000:03d}Z"
+    )
 
 
 def iso_seconds(ts: float) -> str:
     """RFC 3339 without fractions, as the Eachlabs and xpander examples show."""
-    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))

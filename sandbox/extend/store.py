@@ -2,8 +2,9 @@
 
 Each filterable value (workflow, batch, status, and "all") owns two sorted key lists: creation
 sequence numbers and update sequence numbers. A page seeks into the smallest matching list with
-bisect and walks it, so its cost is the page size plus the runs skipped by the other filters,
-never the whole table. ``touched`` counts runs examined, for tests that assert on complexity.
+bisect and walks it, so its cost is the page size plus the entries skipped by the other filters
+(and a bounded share of stale entries), never the whole table. ``touched`` counts entries
+examined, for tests that assert on complexity.
 """
 
 from __future__ import annotations
@@ -57,12 +58,6 @@ def _buckets_of(run: Run) -> list[Bucket]:
     return found
 
 
-def _remove(keys: list[int], key: int) -> None:
-    i = bisect.bisect_left(keys, key)
-    if i < len(keys) and keys[i] == key:
-        del keys[i]
-
-
 class RunStore:
     def __init__(self) -> None:
         self.by_id: dict[str, Run] = {}
@@ -70,6 +65,7 @@ class RunStore:
         self._by_useq: dict[int, Run] = {}
         self._created: dict[Bucket, list[int]] = {}
         self._updated: dict[Bucket, list[int]] = {}
+        self._stale: dict[tuple[bool, Bucket], int] = {}
         self._next_seq = 0
         self._next_useq = 0
         self.touched = 0
@@ -87,11 +83,9 @@ class RunStore:
     def add(self, run: Run) -> None:
         self.by_id[run.id] = run
         self._by_seq[run.seq] = run
-        run.useq = self._bump_useq()
-        self._by_useq[run.useq] = run
         for bucket in _buckets_of(run):
             self._created.setdefault(bucket, []).append(run.seq)
-            self._updated.setdefault(bucket, []).append(run.useq)
+        self._stamp(run)
 
     def get(self, run_id: str) -> Run | None:
         run = self.by_id.get(run_id)
@@ -101,37 +95,50 @@ class RunStore:
         """Record a change to ``run`` (optionally of status) at simulated time ``at``."""
         if run.deleted:
             return
-        self._unindex(run)
-        if status is not None:
+        self._retire_useq(run)
+        if status is not None and status is not run.status:
+            self._mark_stale(True, ("status", run.status.value))
             run.status = status
+            keys = self._created.setdefault(("status", status.value), [])
+            # Runs change status in roughly creation order, so this lands near the end.
+            i = bisect.bisect_left(keys, run.seq)
+            if i == len(keys) or keys[i] != run.seq:
+                keys.insert(i, run.seq)
         run.updated_at = at
-        run.useq = self._bump_useq()
-        self._index(run)
+        self._stamp(run)
 
     def delete(self, run: Run) -> None:
-        self._unindex(run)
+        self._retire_useq(run)
         for bucket in _buckets_of(run):
-            if bucket[0] != "status":
-                _remove(self._created[bucket], run.seq)
+            self._mark_stale(True, bucket)
         del self._by_seq[run.seq]
         run.deleted = True
 
     def query(self, q: RunQuery) -> tuple[list[Run], int | None]:
         """One page of runs and the cursor for the next page (None on the last page)."""
-        use_created = q.sort_by != "updatedAt"
-        index = self._created if use_created else self._updated
-        keys = min((index.get(b, []) for b in q.buckets()), key=len)
+        by_created = q.sort_by != "updatedAt"
+        index = self._created if by_created else self._updated
+        bucket = min(q.buckets(), key=lambda b: len(index.get(b, [])))
         page: list[Run] = []
-        for key in self._walk(keys, q.after, q.descending):
-            run = (self._by_seq if use_created else self._by_useq)[key]
+        for key in self._walk(index.get(bucket, []), q.after, q.descending):
             self.touched += 1
-            if not q.matches(run):
+            run = self._live(by_created, bucket, key)
+            if run is None or not q.matches(run):
                 continue
             if len(page) == q.limit:
                 last = page[-1]
-                return page, last.seq if use_created else last.useq
+                return page, last.seq if by_created else last.useq
             page.append(run)
         return page, None
+
+    def _live(self, by_created: bool, bucket: Bucket, key: int) -> Run | None:
+        """The run behind an index entry, or None when the entry went stale."""
+        if not by_created:
+            return self._by_useq.get(key)
+        run = self._by_seq.get(key)
+        if run is not None and bucket[0] == "status" and run.status.value != bucket[1]:
+            return None
+        return run
 
     @staticmethod
     def _walk(keys: list[int], after: int | None, descending: bool) -> Iterator[int]:
@@ -144,18 +151,27 @@ class RunStore:
             for i in range(start, len(keys)):
                 yield keys[i]
 
-    def _bump_useq(self) -> int:
+    def _stamp(self, run: Run) -> None:
+        """Give the run a new update sequence number, newest in every update-order list."""
         self._next_useq += 1
-        return self._next_useq
-
-    def _unindex(self, run: Run) -> None:
-        self._by_useq.pop(run.useq, None)
-        for bucket in _buckets_of(run):
-            _remove(self._updated[bucket], run.useq)
-        _remove(self._created[("status", run.status.value)], run.seq)
-
-    def _index(self, run: Run) -> None:
+        run.useq = self._next_useq
         self._by_useq[run.useq] = run
         for bucket in _buckets_of(run):
             self._updated.setdefault(bucket, []).append(run.useq)
-        bisect.insort(self._created.setdefault(("status", run.status.value), []), run.seq)
+
+    def _retire_useq(self, run: Run) -> None:
+        # Old entries stay in the lists and are skipped while walking (removing them from the
+        # middle of 100,000-long lists on every transition is what made processing slow);
+        # a list is compacted once its stale entries outnumber half of it.
+        self._by_useq.pop(run.useq, None)
+        for bucket in _buckets_of(run):
+            self._mark_stale(False, bucket)
+
+    def _mark_stale(self, created: bool, bucket: Bucket) -> None:
+        slot = (created, bucket)
+        stale = self._stale.get(slot, 0) + 1
+        keys = (self._created if created else self._updated)[bucket]
+        if stale > max(64, len(keys) // 2):
+            keys[:] = [k for k in keys if self._live(created, bucket, k) is not None]
+            stale = 0
+        self._stale[slot] = stale
