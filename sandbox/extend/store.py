@@ -162,7 +162,7 @@ class RunStore:
     def _retire_useq(self, run: Run) -> None:
         # Old entries stay in the lists and are skipped while walking (removing them from the
         # middle of 100,000-long lists on every transition is what made processing slow);
-        # a list is compacted once its stale entries outnumber half of it.
+        # a list is compacted once a quarter of it is stale (amortized O(1) per change).
         self._by_useq.pop(run.useq, None)
         for bucket in _buckets_of(run):
             self._mark_stale(False, bucket)
@@ -171,7 +171,7 @@ class RunStore:
         slot = (created, bucket)
         stale = self._stale.get(slot, 0) + 1
         keys = (self._created if created else self._updated)[bucket]
-        if stale > max(64, len(keys) // 2):
+        if stale > max(64, len(keys) // 4):
             keys[:] = [k for k in keys if self._live(created, bucket, k) is not None]
             stale = 0
         self._stale[slot] = stale

@@ -52,3 +52,29 @@ async def test_listing_stays_cheap_at_100k_runs(sb: Sandbox, http: aiohttp.Clien
     cancelled = await page("status=CANCELLED")
     assert [r["id"] for r in cancelled["data"]] == [victim.id]  # type: ignore[attr-defined]
     assert sb.state.runs.touched == 1
+
+
+async def test_listing_stays_cheap_after_processing(
+    sb: Sandbox, http: aiohttp.ClientSession
+) -> None:
+    await control(http, sb, "POST", "clock", {"paused": True})
+    for b in range(BATCHES // 2):
+        inputs = [{"file": {"text": f"{b}-{i}"}} for i in range(PER_BATCH)]
+        url = f"{sb.base_url}/workflow_runs/batch"
+        async with http.post(
+            url, json={"workflow": {"id": WF}, "inputs": inputs}, headers=headers(V2026)
+        ) as resp:
+            assert resp.status == 200
+    # Every run goes PENDING → PROCESSING → PROCESSED: 100,000 index moves.
+    await control(http, sb, "POST", "clock", {"advance": 10})
+    assert {r.status.value for r in sb.state.runs.all_runs()} == {"PROCESSED"}
+    for query, most in (
+        ("", 51),
+        ("status=PROCESSED&sortBy=createdAt", 51),
+        ("status=PENDING", 115),
+    ):
+        sb.state.runs.touched = 0
+        url = f"{sb.base_url}/workflow_runs?maxPageSize=50&{query}"
+        async with http.get(url, headers=headers(V2026)) as resp:
+            assert resp.status == 200
+        assert sb.state.runs.touched <= most, query

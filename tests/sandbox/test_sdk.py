@@ -7,9 +7,14 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from extend_ai import AsyncExtend
-from extend_ai.core.api_error import ApiError
 from extend_ai.core.request_options import RequestOptions
-from extend_ai.errors import BadRequestError, NotFoundError, UnauthorizedError
+from extend_ai.errors import (
+    BadRequestError,
+    InternalServerError,
+    NotFoundError,
+    TooManyRequestsError,
+    UnauthorizedError,
+)
 from extend_ai.types import Workflow, WorkflowRun, WorkflowRunSummary, WorkflowVersion
 
 from sandbox import Sandbox
@@ -152,8 +157,18 @@ async def test_rate_limit_is_typed(client: AsyncExtend, sb: Sandbox) -> None:
     sb.state.clock.set_paused(True)
     sb.state.config = sb.state.config.patched({"rate_limits": {"get_rps": 1}})
     await client.workflows.list()
-    with pytest.raises(ApiError) as limited:
+    with pytest.raises(TooManyRequestsError) as limited:
         await client.workflows.list(request_options=NO_RETRY)
     assert limited.value.status_code == 429
+    assert limited.value.headers is not None
+    assert limited.value.headers["retry-after"] == "1"
     assert limited.value.body["code"] == "RATE_LIMIT_EXCEEDED"
     assert limited.value.body["retryable"] is True
+
+
+async def test_server_fault_is_typed(client: AsyncExtend, sb: Sandbox) -> None:
+    sb.state.config = sb.state.config.patched({"faults": {"p_500": 1.0}})
+    with pytest.raises(InternalServerError) as failed:
+        await client.workflow_runs.list(request_options=NO_RETRY)
+    assert failed.value.status_code == 500
+    assert failed.value.body["retryable"] is True
