@@ -196,3 +196,16 @@ def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
     bad.write_text("[[rules]\nname =")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_rules(settings(RELAY_RULES=str(bad)))
+
+
+def test_the_readme_worked_example_is_valid() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("### Worked example", 1)[1]
+    block = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    rules = parse_rules(tomllib.loads(block), settings())
+    assert [r.name for r in rules] == [
+        "promote-invoices",
+        "promote-images",
+        "reviewed-flow",
+        "try-me",
+    ]
