@@ -235,3 +235,17 @@ async def test_unknown_route_and_method(sb: Sandbox, http: aiohttp.ClientSession
     status, body = await call(http, sb, "PUT", "/workflow_runs")
     assert status == 405
     assert body["code"] == "METHOD_NOT_ALLOWED"
+
+
+async def test_version_fallbacks(sb: Sandbox, http: aiohttp.ClientSession) -> None:
+    # No published version: runs and "latest" fall back to the draft.
+    body = {"workflowId": "workflow_test_review", "rawTexts": ["x"]}
+    _, data = await call(http, sb, "POST", "/workflow_runs", body)
+    assert data["workflowRuns"][0]["workflow"]["version"] == "draft"
+    status, latest = await call(
+        http, sb, "GET", "/workflows/workflow_test_review/versions/latest", version=V2026
+    )
+    assert status == 200
+    assert latest["version"] == "draft"
+    status, missing = await call(http, sb, "GET", f"/workflows/{WF}/versions/7", version=V2026)
+    assert_error(status, missing, 404, "NOT_FOUND")
