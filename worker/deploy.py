@@ -8,6 +8,7 @@ platform before it calls again.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
@@ -17,6 +18,7 @@ import aiohttp
 import orjson
 from arq import Retry
 from redis.asyncio import Redis
+from redis.exceptions import LockError
 
 from relay_core import deploys, keys
 from relay_core.deploys import CALLING, CLAIMED, DEPLOYED, DRY_RUN, FAILED, SKIPPED
@@ -72,7 +74,9 @@ async def run_deploy(raw_ctx: dict[str, Any], deploy_id: str) -> dict[str, str]:
     try:
         status = await _advance(ctx, deploy_id)
     finally:
-        await lease.release()
+        with contextlib.suppress(LockError):
+            # Expired mid-job: another worker may hold it now, and the states guard the writes.
+            await lease.release()
     log.info(
         "run_deploy deploy=%s rule=%s provider=%s status=%s try=%d ms=%.1f",
         deploy_id,
