@@ -32,7 +32,7 @@ async def test_cli_announces_and_stops_cleanly(tmp_path: Path, http: aiohttp.Cli
         ready = json.loads(first.removeprefix("SANDBOX_READY "))
         assert ready["webhook_secret"] == "wss_cli"
         assert not ready["base_url"].endswith(":0")
-        env = {}
+        env: dict[str, str] = {}
         while len(env) < 7:
             line = await read_line(proc.stdout)
             if "=" in line and not line.startswith("#"):

@@ -55,8 +55,8 @@ def apply(store: RunStore, plan: list[tuple[str, int, object]]) -> None:
                 {},
                 clock,
                 50,
-                batch_id=extra,
-            )  # type: ignore[arg-type]
+                batch_id=extra,  # type: ignore[arg-type]
+            )
             run.updated_at = clock
             store.add(run)
         elif runs and kind == "status":

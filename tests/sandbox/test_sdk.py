@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -96,7 +97,7 @@ async def test_workflow_and_version_methods(client: AsyncExtend) -> None:
     listed = await client.workflows.list(max_page_size=100)
     assert created.id in {w.id for w in listed.data}
 
-    steps = [
+    steps: list[Any] = [
         {"name": "trigger", "type": "TRIGGER", "next": [{"step": "parse"}]},
         {"name": "parse", "type": "PARSE", "next": [{"step": "extract"}]},
         EXTRACT,

@@ -43,7 +43,10 @@ async def run_files(
 ) -> list[str]:
     ids = []
     for i in range(n):
-        body = {"workflow": {"id": workflow}, "file": {"url": f"https://f.example/{i}.pdf"}}
+        body: dict[str, Any] = {
+            "workflow": {"id": workflow},
+            "file": {"url": f"https://f.example/{i}.pdf"},
+        }
         if version == "2025-04-21":
             body = {"workflowId": workflow, "files": [{"fileUrl": f"https://f.example/{i}.pdf"}]}
         async with http.post(
