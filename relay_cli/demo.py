@@ -58,7 +58,8 @@ def sandbox_config(seed: int) -> dict[str, Any]:
                     "name": "Invoices (demo)",
                     "steps": [
                         {"name": "trigger", "type": "TRIGGER", "next": [{"step": "parse"}]},
-                        {"name": "parse", "type": "PARSE"},
+                        {"name": "parse", "type": "PARSE", "next": [{"step": "review"}]},
+                        {"name": "review", "type": "HUMAN_REVIEW"},
                     ],
                 }
             ]
