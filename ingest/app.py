@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from ingest.appkeys import REDIS, RULES, RUNS, SETTINGS, SINK
+from ingest.metrics_api import flusher_ctx
 from ingest.responses import error_middleware
 from ingest.routes import add_routes
 from ingest.sink import EventSink
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[SETTINGS] = settings
     app[RULES] = rules
     app.cleanup_ctx.append(_redis_ctx)
+    app.cleanup_ctx.append(flusher_ctx)  # after Redis: stopped (and flushed) before it closes
     add_routes(app)
     return app
 

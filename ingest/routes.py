@@ -1,18 +1,66 @@
-"""Every route of the web process, named in one place."""
+"""Every route of the web process, named in one place, each with its contract (ingest.api)."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from aiohttp import web
 
-from ingest import deploys_api, health, runs_api, webhooks
+from ingest import api, deploys_api, health, metrics_api, openapi, reviews_api, runs_api, webhooks
+from ingest import schemas as s
+from ingest.dashboard import add_dashboard
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/healthz", health.healthz, name="healthz")
-    app.router.add_get("/readyz", health.readyz, name="readyz")
-    app.router.add_post("/webhooks/extend", webhooks.extend_webhook, name="webhook-extend")
-    app.router.add_get("/v1/runs/{run_id}", runs_api.get_run, name="run")
-    app.router.add_get("/v1/deploys", deploys_api.list_deploys, name="deploys")
-    app.router.add_get("/v1/deploys/{deploy_id}", deploys_api.get_deploy, name="deploy")
-    app.router.add_get("/v1/rules", deploys_api.list_rules, name="rules")
-    app.router.add_post("/v1/rules/{name}/deploy", deploys_api.deploy_rule, name="rule-deploy")
+    add = partial(api.add, app)
+    add("GET /healthz", health.healthz, "healthz", s.Status, auth="none")
+    add("GET /readyz", health.readyz, "readyz", s.Status, auth="none", errors=(503,))
+    add(
+        "POST /webhooks/extend",
+        webhooks.extend_webhook,
+        "webhook-extend",
+        s.WebhookAnswer,
+        auth="webhook",
+        body=s.WebhookEnvelope,
+    )
+    add("GET /v1/runs/{run_id}", runs_api.get_run, "run", s.RunView, errors=(404,))
+    add(
+        "GET /v1/reviews",
+        reviews_api.list_reviews,
+        "reviews",
+        s.ReviewList,
+        query=s.ReviewQuery,
+        errors=(400,),
+    )
+    add(
+        "GET /v1/deploys",
+        deploys_api.list_deploys,
+        "deploys",
+        s.DeployList,
+        query=s.DeployListQuery,
+        errors=(400,),
+    )
+    add(
+        "GET /v1/deploys/{deploy_id}", deploys_api.get_deploy, "deploy", s.DeployView, errors=(404,)
+    )
+    add("GET /v1/rules", deploys_api.list_rules, "rules", s.RuleList)
+    add(
+        "POST /v1/rules/{name}/deploy",
+        deploys_api.deploy_rule,
+        "rule-deploy",
+        s.RuleDeployAnswer,
+        status=202,
+        body=s.RuleDeployRequest,
+        errors=(400, 404),
+    )
+    add(
+        "GET /metrics",
+        metrics_api.metrics_view,
+        "metrics",
+        None,
+        auth="metrics",
+        errors=(503,),
+        content_type="text/plain",
+    )
+    add("GET /openapi.json", openapi.openapi_json, "openapi", None, auth="none")
+    add_dashboard(app)

@@ -9,8 +9,8 @@ from aiohttp import web
 
 from ingest.appkeys import SETTINGS, SINK
 from ingest.responses import json_response
-from relay_core import signing
-from relay_core.errors import InvalidSignature, PayloadTooLarge
+from relay_core import metrics, signing
+from relay_core.errors import ApiError, InvalidSignature, PayloadTooLarge
 from relay_core.events import parse_envelope
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,15 @@ async def read_body(request: web.Request, limit: int) -> bytes:
 
 
 async def extend_webhook(request: web.Request) -> web.Response:
+    try:
+        return await _receive(request)
+    except ApiError as exc:
+        # In-process count only: the hot path never pays a Redis round trip for metrics.
+        metrics.WEBHOOK_REQUESTS.inc(exc.code)
+        raise
+
+
+async def _receive(request: web.Request) -> web.Response:
     started = time.perf_counter()
     settings = request.app[SETTINGS]
     body = await read_body(request, settings.webhook_max_body_bytes)
@@ -41,6 +50,7 @@ async def extend_webhook(request: web.Request) -> web.Response:
     envelope = parse_envelope(body)
     queued = await request.app[SINK].submit(envelope.event_id, body)
     status = "queued" if queued else "duplicate"
+    metrics.WEBHOOK_REQUESTS.inc(status)
     log.debug(
         "webhook event=%s type=%s outcome=%s ms=%.2f",
         envelope.event_id,

@@ -9,6 +9,8 @@ EVENT_GROUP = PREFIX + "evgrp:"  # + group id -> list of raw webhook bodies awai
 EVENT_TYPES = PREFIX + "stats:event-types"  # hash eventType -> count applied or ignored
 RUN = PREFIX + "run:"  # + runId -> hash with the run's tracked state
 IDEMPOTENCY = PREFIX + "idem:"  # + api key hash + Idempotency-Key -> first answer
+METRICS = PREFIX + "metrics"  # hash: every process's counters, summed (relay_core.metrics)
+REVIEWS = PREFIX + "reviews"  # sorted set runId by NEEDS_REVIEW time (may hold stale ids)
 
 
 def event_seen(event_id: str) -> str:

@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     # Client side (the `relay` CLI commands that call a running web process's /v1 API).
     relay_url: str = Field("http://127.0.0.1:8080", validation_alias="RELAY_URL")
     relay_api_key: SecretStr | None = Field(None, validation_alias="RELAY_API_KEY")
+    # Unset: /metrics is open (scrapers on a private network); set: Bearer METRICS_TOKEN.
+    metrics_token: SecretStr | None = Field(None, validation_alias="METRICS_TOKEN")
     log_format: Literal["text", "json"] = Field("text", validation_alias="LOG_FORMAT")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
     worker_max_jobs: int = Field(20, validation_alias="WORKER_MAX_JOBS", ge=1)

@@ -19,6 +19,7 @@ from worker.deploy import (
     deploy_startup,
     run_deploy,
 )
+from worker.jobmetrics import instrument, metrics_shutdown, metrics_startup
 
 # Below a PaaS's shutdown grace period (Heroku 30 s); a killed job's in-progress key expires
 # after its timeout + 10 s, so another worker picks it up again within a minute.
@@ -46,14 +47,19 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
         ctx["settings"] = settings
         ctx["runs"] = RunStore(ctx["redis"], settings.run_history_limit)
         await deploy_startup(ctx, rules)
+        await metrics_startup(ctx)
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        await deploy_shutdown(ctx)
+        await metrics_shutdown(ctx)  # last: counts what the deploy shutdown did too
 
     options: dict[str, Any] = {
-        "functions": job_functions(),
+        "functions": instrument(job_functions()),
         "redis_settings": queue.redis_settings(settings.redis_url),
         "job_serializer": queue.serialize,
         "job_deserializer": queue.deserialize,
         "on_startup": startup,
-        "on_shutdown": deploy_shutdown,
+        "on_shutdown": shutdown,
         "burst": burst,
         "max_jobs": settings.worker_max_jobs,
         "job_timeout": JOB_TIMEOUT_SECONDS,

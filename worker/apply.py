@@ -10,7 +10,7 @@ import logging
 import time
 from typing import Any
 
-from relay_core import keys, queue
+from relay_core import keys, queue, reviews
 from relay_core.errors import InvalidEvent
 from relay_core.events import Envelope, RunUpdate, parse_envelope, run_update
 from worker.context import ctx_of
@@ -43,9 +43,12 @@ async def apply_events(raw_ctx: dict[str, Any], group_id: str) -> dict[str, int]
     applied = zip(event_types, (u for u, _ in updates), results, strict=True)
     await fire_run_triggers(redis, rules, applied)
     await record_deployed_events(redis, envelopes)
+    now = queue.now_ms()
     async with redis.pipeline(transaction=False) as pipe:
         for env in envelopes:
             pipe.hincrby(keys.EVENT_TYPES, env.event_type, 1)
+        for update, _ in updates:
+            reviews.queue_index(pipe, update.run_id, update.status, now)
         pipe.delete(group_key)
         await pipe.execute()
     changed = sum(r.changed for r in results)

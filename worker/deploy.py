@@ -20,7 +20,7 @@ from arq import Retry
 from redis.asyncio import Redis
 from redis.exceptions import LockError
 
-from relay_core import deploys, keys
+from relay_core import deploys, keys, metrics
 from relay_core.deploys import CALLING, CLAIMED, DEPLOYED, DRY_RUN, FAILED, SKIPPED
 from relay_core.gates import GateFailure, batch_gates, run_gates
 from relay_core.platforms.deploy_clients import deployer_for
@@ -206,6 +206,8 @@ async def _finish(
             attempt[name] = fields[name]
     done = {**fields, "status": status, "finishedAt": _now()}
     moved = await deploys.move(ctx["redis"], did, fields=done, attempt=attempt)
+    if moved:
+        metrics.DEPLOYS.inc(status)
     return status if moved else "raced"
 
 

@@ -16,6 +16,8 @@ from typing import Any
 import aiohttp
 import orjson
 
+from relay_core import metrics
+
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -91,10 +93,12 @@ class PlatformClient:
                 raw = await resp.read()
                 status, resp_headers = resp.status, resp.headers
         except TimeoutError as exc:
+            self._count(method, path, "timeout", started)
             raise PlatformError(
                 f"{self.name} {method} {path} timed out", retryable=True, ambiguous=write
             ) from exc
         except aiohttp.ClientError as exc:
+            self._count(method, path, "error", started)
             # A dropped connection after the request was sent may have been applied.
             raise PlatformError(
                 f"{self.name} {method} {path} failed: {exc.__class__.__name__}",
@@ -102,6 +106,7 @@ class PlatformClient:
                 ambiguous=write and not isinstance(exc, aiohttp.ClientConnectorError),
             ) from exc
         body = _decode(raw)
+        self._count(method, path, str(status), started)
         log.debug(
             "%s %s %s -> %d in %.1f ms",
             self.name,
@@ -113,6 +118,11 @@ class PlatformClient:
         if status in allowed:
             return body
         raise _error(self.name, method, path, status, body, resp_headers.get("Retry-After"), write)
+
+    def _count(self, method: str, path: str, status: str, started: float) -> None:
+        endpoint = metrics.endpoint_label(path)
+        metrics.PLATFORM_REQUESTS.inc(self.name, method.upper(), endpoint, status)
+        metrics.PLATFORM_DURATION.observe(time.perf_counter() - started, self.name)
 
 
 def _decode(raw: bytes) -> Any:
