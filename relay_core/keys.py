@@ -38,6 +38,43 @@ def batch_runs(batch_id: str) -> str:
     return BATCH + batch_id + BATCH_RUNS_SUFFIX
 
 
+# Batch fan-out (relay_core.batches, worker.fanout): all under the batch's own key.
+BATCHES_OPEN = PREFIX + "batches:open"  # set of batchIds not yet complete (reconcile walks it)
+OPEN_RUNS = PREFIX + "open-runs"  # sorted set runId by last change, while non-terminal
+RATE = PREFIX + "rate:"  # + bucket -> GCRA theoretical arrival time (ms) / files window list
+RATE_PAUSE = PREFIX + "rate:pause"  # ms until which every worker holds its platform requests
+RATE_STRIKES = PREFIX + "rate:strikes"  # recent 429s, fleet-wide (sets the backoff exponent)
+SIGNED_URL_ERRORS = PREFIX + "signed-url-errors"  # hash eventId -> last fetch error
+
+
+def batch_files(batch_id: str) -> str:
+    return BATCH + batch_id + ":files"  # list: file JSON by file index
+
+
+def batch_chunk(batch_id: str, n: int) -> str:
+    return BATCH + batch_id + f":chunk:{n}"  # hash: range, state, sentAt, attempts, error
+
+
+def batch_errors(batch_id: str) -> str:
+    return BATCH + batch_id + ":errors"  # hash fileIndex -> why the file has no run
+
+
+def batch_run_files(batch_id: str) -> str:
+    return BATCH + batch_id + ":runfile"  # hash runId -> fileIndex (2025-04-21 responses)
+
+
+def batch_parked(batch_id: str) -> str:
+    return BATCH + batch_id + ":parked"  # list: event bodies waiting for their run's file
+
+
+def batch_platform_batches(batch_id: str) -> str:
+    return BATCH + batch_id + ":pbatches"  # hash platform batchId -> chunk number
+
+
+def rate(bucket: str) -> str:
+    return RATE + bucket
+
+
 DEPLOY = PREFIX + "deploy:"  # + deployId -> hash: one deploy's state and audit trail
 DEPLOY_LEASE = PREFIX + "deploy-lease:"  # + deployId -> worker token while one is working on it
 DEPLOYS = PREFIX + "deploys"  # sorted set deployId by creation time (listing)

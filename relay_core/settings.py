@@ -50,6 +50,19 @@ class Settings(BaseSettings):
     extend_write_rps: float = Field(10.0, validation_alias="EXTEND_WRITE_RPS", gt=0)
     extend_files_per_minute: int = Field(80, validation_alias="EXTEND_FILES_PER_MINUTE", ge=1)
     reconcile_after_seconds: int = Field(900, validation_alias="RECONCILE_AFTER_SECONDS", ge=1)
+    # Batch fan-out (worker.fanout): transient submit failures retry on this bounded schedule.
+    extend_submit_max_attempts: int = Field(
+        20, validation_alias="EXTEND_SUBMIT_MAX_ATTEMPTS", ge=1, le=1000
+    )
+    extend_retry_base_seconds: float = Field(
+        1.0, validation_alias="EXTEND_RETRY_BASE_SECONDS", ge=0
+    )
+    extend_retry_max_seconds: float = Field(60.0, validation_alias="EXTEND_RETRY_MAX_SECONDS", ge=0)
+    batch_chunk_size: int = Field(50, validation_alias="BATCH_CHUNK_SIZE", ge=1, le=50)
+    batch_max_files: int = Field(100_000, validation_alias="BATCH_MAX_FILES", ge=1)
+    signed_url_timeout_seconds: float = Field(
+        10.0, validation_alias="SIGNED_URL_TIMEOUT_SECONDS", gt=0
+    )
     signed_url_allowed_hosts: CommaList = Field(
         default_factory=list, validation_alias="SIGNED_URL_ALLOWED_HOSTS"
     )
