@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import orjson
 from arq.connections import ArqRedis, RedisSettings, create_pool
@@ -45,6 +46,11 @@ def job_bytes(function: str, args: list[Any], enqueue_ms: int | None = None) -> 
 
 def redis_settings(url: str) -> RedisSettings:
     settings = RedisSettings.from_dsn(url)
+    # arq drops the query; redis-py honours ?ssl_cert_reqs=none (Heroku Redis's self-signed
+    # certificate), so both clients must read it the same way.
+    cert_reqs = parse_qs(urlparse(url).query).get("ssl_cert_reqs")
+    if cert_reqs and cert_reqs[0] in ("none", "optional", "required"):
+        settings.ssl_cert_reqs = cert_reqs[0]
     settings.conn_timeout = 2
     settings.conn_retries = 2
     return settings
