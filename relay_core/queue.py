@@ -24,6 +24,9 @@ JOB_EXPIRES_MS = 24 * 3600 * 1000
 APPLY_EVENTS = "apply_events"
 BATCH_COMPLETED = "batch_completed"
 RUN_DEPLOY = "run_deploy"
+SUBMIT_CHUNK = "submit_chunk"
+CANCEL_BATCH = "cancel_batch"
+RECONCILE = "reconcile"
 
 
 def serialize(value: Any) -> bytes:
@@ -72,3 +75,11 @@ def batch_completed_job_id(batch_id: str) -> str:
 
 def deploy_job_id(deploy_id: str) -> str:
     return f"deploy:{deploy_id}"
+
+
+def chunk_job_id(batch_id: str, chunk: int) -> str:
+    return f"chunk:{batch_id}:{chunk}"
+
+
+def cancel_job_id(batch_id: str, round_: str = "0") -> str:
+    return f"cancel:{batch_id}:{round_}"
