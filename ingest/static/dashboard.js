@@ -28,7 +28,9 @@ function row(cells) {
 
 function fill(tableId, rows, empty) {
   const body = $(tableId).querySelector("tbody");
-  body.replaceChildren(...(rows.length ? rows : [row([el("span", empty, "muted")])]));
+  const blank = row([el("span", empty, "muted")]);
+  blank.firstChild.colSpan = $(tableId).querySelectorAll("th").length;
+  body.replaceChildren(...(rows.length ? rows : [blank]));
 }
 
 function when(iso) {
@@ -66,6 +68,7 @@ function progress(batch) {
 
 function drawBatches(data) {
   $("batches-note").textContent = data === null ? "This server has no batch API." : "";
+  $("batches").hidden = data === null;
   const batches = data ? (data.batches || []) : [];
   fill("batches", batches.map((b) => row([
     el("span", b.batchId, "id"), b.workflowId, b.state, b.files, progress(b),
