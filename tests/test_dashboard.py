@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -68,7 +67,6 @@ async def web(tmp_path: Path, redis_url: str, redis: Redis) -> AsyncIterator[Tes
 async def test_dashboard_shows_reviews_and_deploys(web: TestClient[Any, Any]) -> None:
     from playwright.async_api import async_playwright
 
-    assert shutil.which(CHROMIUM) or os.path.exists(CHROMIUM), "chromium must be installed on CI"
     url = str(web.make_url("/"))
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
