@@ -55,6 +55,15 @@ class FaultConfig(_Model):
     # Empty = every platform route; else only paths starting with one of these / these methods.
     only_paths: list[str] = Field(default_factory=list)
     only_methods: list[str] = Field(default_factory=list)
+    # Extend's 402 USAGE_BLOCKED: run-creating requests are refused until switched off again.
+    # An account state, not a random fault: only_paths/only_methods do not apply.
+    usage_blocked: bool = False
+
+
+class RequestLogConfig(_Model):
+    # Bodies are kept for the most recent `keep_bodies` requests only, each cut at the cap.
+    keep_bodies: int = Field(1000, ge=0)
+    max_body_bytes: int = Field(64 * 1024, ge=0)
 
 
 class WebhookDeliveryConfig(_Model):
@@ -128,6 +137,7 @@ class SandboxConfig(_Model):
     rate_limits: RateLimitConfig = Field(default_factory=RateLimitConfig)
     faults: FaultConfig = Field(default_factory=FaultConfig)
     webhooks: WebhookDeliveryConfig = Field(default_factory=WebhookDeliveryConfig)
+    request_log: RequestLogConfig = Field(default_factory=RequestLogConfig)
     workflows: SeedWorkflows = Field(default_factory=SeedWorkflows)
 
     @classmethod

@@ -12,6 +12,7 @@ from sandbox.appkeys import LIFECYCLE, STATE
 from sandbox.errors import ApiError
 from sandbox.extend.models import Run
 from sandbox.ids import iso
+from sandbox.recorder import DETAILS
 
 Json = dict[str, Any]
 
@@ -64,10 +65,20 @@ def _matches(run: Run, query: Any) -> bool:
     return True
 
 
+def _include(request: web.Request) -> frozenset[str]:
+    raw = request.query.get("include", "")
+    wanted = frozenset(part.strip() for part in raw.split(",") if part.strip())
+    if not wanted <= DETAILS:
+        allowed = ", ".join(sorted(DETAILS))
+        raise ApiError(400, f"include takes a comma-separated list of: {allowed}")
+    return wanted
+
+
 async def list_requests(request: web.Request) -> web.Response:
     log = request.app[STATE].requests
+    include = _include(request)
     picked = log.select(request.query.get("path"), request.query.get("method"))
-    body = {"requests": [e.to_json() for e in picked], "counts": dict(log.counts)}
+    body = {"requests": [e.to_json(include) for e in picked], "counts": dict(log.counts)}
     return web.json_response(body)
 
 

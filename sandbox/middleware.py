@@ -96,8 +96,9 @@ async def sandbox_middleware(request: web.Request, handler: Handler) -> web.Stre
         state.clock.now(),
         len(body),
         platform.value,
+        headers=request.headers,
     )
-    state.requests.add(entry)
+    state.requests.add(entry, body, state.config.request_log)
     faulty = _faults_apply(state, request)
     try:
         if faulty:

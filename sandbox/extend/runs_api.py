@@ -76,6 +76,16 @@ def create_runs(
     return runs
 
 
+def _refuse_if_blocked(state: SandboxState) -> None:
+    if state.config.faults.usage_blocked:
+        raise ApiError(
+            402,
+            "Usage is blocked for this organization; check your plan and billing",
+            code="USAGE_BLOCKED",
+            retryable=False,
+        )
+
+
 def _admit_files(state: SandboxState, count: int, batch: bool) -> None:
     limits = state.config.rate_limits
     if batch and not limits.files_per_minute_counts_batch:
@@ -87,6 +97,7 @@ def _admit_files(state: SandboxState, count: int, batch: bool) -> None:
 
 async def run_workflow(request: web.Request) -> web.Response:
     dialect = gate(request, "RUN")
+    _refuse_if_blocked(request.app[STATE])
     body = await json_body(request)
     req = bodies.run_2025(body) if dialect is Dialect.V2025 else bodies.run_2026(body)
     state = request.app[STATE]
@@ -99,6 +110,7 @@ async def run_workflow(request: web.Request) -> web.Response:
 
 async def batch_run_workflow(request: web.Request) -> web.Response:
     dialect = gate(request, "RUN")
+    _refuse_if_blocked(request.app[STATE])
     body = await json_body(request)
     req = bodies.batch_2025(body) if dialect is Dialect.V2025 else bodies.batch_2026(body)
     state = request.app[STATE]

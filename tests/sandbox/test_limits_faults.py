@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from sandbox import Sandbox
-from tests.sandbox.support import V2026, WF, control, headers
+from tests.sandbox.support import V2025, V2026, WF, control, headers
 
 RUN = {"workflow": {"id": WF}, "file": {"text": "x"}}
 
@@ -131,3 +131,41 @@ async def test_commit_then_delay(sb: Sandbox, http: aiohttp.ClientSession) -> No
     assert len(sb.state.runs) == 1
     configure(sb, {"faults": {"commit_delay_seconds": 0.01}})
     assert (await post_run(http, sb, timeout=5))[0] == 200
+
+
+async def test_usage_blocked_refuses_run_creation_with_402(
+    sb: Sandbox, http: aiohttp.ClientSession
+) -> None:
+    await control(http, sb, "POST", "config", {"faults": {"usage_blocked": True}})
+    batch = {"workflow": {"id": WF}, "inputs": [{"file": {"text": "x"}}]}
+    batch_2025 = {"workflowId": WF, "inputs": [{"rawText": "x"}]}
+    cases = [
+        ("/workflow_runs", RUN, V2026),
+        ("/workflow_runs", {"workflowId": WF, "rawTexts": ["x"]}, V2025),
+        ("/workflow_runs/batch", batch, V2026),
+        ("/workflow_runs/batch", batch_2025, V2025),
+    ]
+    for path, body, version in cases:
+        async with http.post(sb.base_url + path, json=body, headers=headers(version)) as resp:
+            assert resp.status == 402, path
+            answer = await resp.json()
+        assert answer["code"] == "USAGE_BLOCKED"
+        assert answer["retryable"] is False
+        assert answer["message"]
+    assert len(sb.state.runs) == 0
+    # Only run creation is blocked: reads and workflow writes still answer.
+    assert await get_runs(http, sb) == 200
+    url = f"{sb.base_url}/workflows/{WF}/versions"
+    async with http.post(url, json={}, headers=headers(V2026)) as resp:
+        assert resp.status == 200
+
+    await control(http, sb, "POST", "config", {"faults": {"usage_blocked": False}})
+    assert (await post_run(http, sb))[0] == 200
+    assert len(sb.state.runs) == 1
+
+
+async def test_auth_beats_usage_blocked(sb: Sandbox, http: aiohttp.ClientSession) -> None:
+    configure(sb, {"faults": {"usage_blocked": True}})
+    url = f"{sb.base_url}/workflow_runs"
+    async with http.post(url, json=RUN, headers=headers(V2026, key="sk_wrong")) as resp:
+        assert resp.status == 401

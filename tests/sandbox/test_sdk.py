@@ -13,6 +13,7 @@ from extend_ai.errors import (
     BadRequestError,
     InternalServerError,
     NotFoundError,
+    PaymentRequiredError,
     TooManyRequestsError,
     UnauthorizedError,
 )
@@ -173,3 +174,18 @@ async def test_server_fault_is_typed(client: AsyncExtend, sb: Sandbox) -> None:
         await client.workflow_runs.list(request_options=NO_RETRY)
     assert failed.value.status_code == 500
     assert failed.value.body["retryable"] is True
+
+
+async def test_usage_blocked_is_typed(client: AsyncExtend, sb: Sandbox) -> None:
+    sb.state.config = sb.state.config.patched({"faults": {"usage_blocked": True}})
+    with pytest.raises(PaymentRequiredError) as blocked:
+        await client.workflow_runs.create(
+            workflow={"id": WF}, file={"text": "hello"}, request_options=NO_RETRY
+        )
+    assert blocked.value.status_code == 402
+    # The SDK parses a 402 body into its typed ApiError model: the documented shape.
+    error = blocked.value.body
+    assert (error.code, error.retryable) == ("USAGE_BLOCKED", False)
+    assert error.message
+    assert error.request_id is not None
+    assert len(sb.state.runs) == 0
