@@ -183,9 +183,19 @@ async def sandbox_post(sb: Sandbox, path: str, body: dict[str, Any]) -> Any:
 
 
 async def requests_to(sb: Sandbox, path: str, method: str | None = None) -> list[dict[str, Any]]:
-    params = {"path": path, **({"method": method} if method else {})}
+    """The sandbox's log of requests to `path`, with their headers and bodies."""
+    params = {"path": path, "include": "headers,body", **({"method": method} if method else {})}
     answer = await sandbox_get(sb, "/_sandbox/requests", params)
     return list(answer["requests"])
+
+
+def sent_headers(entry: dict[str, Any], *names: str) -> dict[str, str | None]:
+    """The named headers of a logged request (None = not sent), to compare in one assert."""
+    return {name: entry["headers"].get(name) for name in names}
+
+
+# Every header that carries a credential on one of the three platforms.
+AUTH_HEADERS = ("authorization", "x-api-key")
 
 
 async def wait_for(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
