@@ -8,6 +8,7 @@ from aiohttp import web
 
 from ingest import api, deploys_api, health, metrics_api, openapi, reviews_api, runs_api, webhooks
 from ingest import schemas as s
+from ingest.batches_api import add_batch_routes
 from ingest.dashboard import add_dashboard
 
 
@@ -24,6 +25,7 @@ def add_routes(app: web.Application) -> None:
         body=s.WebhookEnvelope,
     )
     add("GET /v1/runs/{run_id}", runs_api.get_run, "run", s.RunView, errors=(404,))
+    add_batch_routes(add)
     add(
         "GET /v1/reviews",
         reviews_api.list_reviews,

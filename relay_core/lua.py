@@ -23,7 +23,7 @@ local function complete_check(bkey, job_key, queue, job, job_id, now)
 end
 """
 
-# KEYS: run, batch, batch runs map, completion job key, arq queue
+# KEYS: run, batch, batch runs map, completion job key, arq queue, open runs (optional)
 # ARGV: status ('' = no status change), eventId, now ms, history limit, fields (JSON object of
 #       hash fields to set), run id, file index ('' = not a relay batch run), job bytes, job id
 APPLY_RUN = (
@@ -45,6 +45,11 @@ local args = {'s', new, 'u', now}
 for k, v in pairs(fields) do args[#args + 1] = k; args[#args + 1] = v end
 redis.call('HSET', rkey, unpack(args))
 redis.call('HSETNX', rkey, 'f', now)
+-- Runs not yet terminal, by last change: the reconciliation asks the platform about old ones.
+if KEYS[6] then
+  if RANK[new] == 4 then redis.call('ZREM', KEYS[6], ARGV[6])
+  else redis.call('ZADD', KEYS[6], now, ARGV[6]) end
+end
 local review_done = 0
 if new == 'NEEDS_REVIEW' then redis.call('HSET', rkey, 'nr', '1') end
 if new == 'REJECTED' or (new == 'PROCESSED' and

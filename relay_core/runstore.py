@@ -55,6 +55,7 @@ class RunStore:
             keys.batch_runs(batch_id or "-"),
             queue.JOB_KEY_PREFIX + job_id,
             queue.QUEUE,
+            keys.OPEN_RUNS,
         ]
         args = [
             update.status or "",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from arq import Worker
+from arq.cron import CronJob, cron
 from arq.worker import Function, func
 
 from relay_core import queue
@@ -12,6 +13,7 @@ from relay_core.rules import load_rules
 from relay_core.runstore import RunStore
 from relay_core.settings import Settings
 from worker.apply import apply_events, batch_completed
+from worker.cancel import CANCEL_JOB_TIMEOUT_SECONDS, cancel_batch
 from worker.deploy import (
     DEPLOY_JOB_TIMEOUT_SECONDS,
     MAX_JOB_TRIES,
@@ -19,7 +21,10 @@ from worker.deploy import (
     deploy_startup,
     run_deploy,
 )
+from worker.fanout import CHUNK_JOB_TIMEOUT_SECONDS, CHUNK_MAX_TRIES, submit_chunk
+from worker.fanout_ctx import fanout_shutdown, fanout_startup
 from worker.jobmetrics import instrument, metrics_shutdown, metrics_startup
+from worker.reconcile import RECONCILE_JOB_TIMEOUT_SECONDS, reconcile
 
 # Below a PaaS's shutdown grace period (Heroku 30 s); a killed job's in-progress key expires
 # after its timeout + 10 s, so another worker picks it up again within a minute.
@@ -37,6 +42,37 @@ def job_functions() -> list[Function]:
             max_tries=MAX_JOB_TRIES,
             timeout=DEPLOY_JOB_TIMEOUT_SECONDS,
         ),
+        func(
+            cast(Any, submit_chunk),
+            name=queue.SUBMIT_CHUNK,
+            max_tries=CHUNK_MAX_TRIES,
+            timeout=CHUNK_JOB_TIMEOUT_SECONDS,
+        ),
+        func(
+            cast(Any, cancel_batch),
+            name=queue.CANCEL_BATCH,
+            max_tries=100,
+            timeout=CANCEL_JOB_TIMEOUT_SECONDS,
+        ),
+        func(
+            cast(Any, reconcile),
+            name=queue.RECONCILE,
+            max_tries=3,
+            timeout=RECONCILE_JOB_TIMEOUT_SECONDS,
+        ),
+    ]
+
+
+def cron_jobs() -> list[CronJob]:
+    # Every minute; unique, so only one worker of the fleet runs each pass.
+    return [
+        cron(
+            cast(Any, reconcile),
+            name="cron:" + queue.RECONCILE,
+            second=7,
+            timeout=RECONCILE_JOB_TIMEOUT_SECONDS,
+            max_tries=1,
+        )
     ]
 
 
@@ -47,14 +83,17 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
         ctx["settings"] = settings
         ctx["runs"] = RunStore(ctx["redis"], settings.run_history_limit)
         await deploy_startup(ctx, rules)
+        await fanout_startup(ctx, settings)
         await metrics_startup(ctx)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         await deploy_shutdown(ctx)
+        await fanout_shutdown(ctx)
         await metrics_shutdown(ctx)  # last: counts what the deploy shutdown did too
 
     options: dict[str, Any] = {
         "functions": instrument(job_functions()),
+        "cron_jobs": cron_jobs(),
         "redis_settings": queue.redis_settings(settings.redis_url),
         "job_serializer": queue.serialize,
         "job_deserializer": queue.deserialize,

@@ -13,6 +13,7 @@ from typing import Any
 from relay_core import keys, queue, reviews
 from relay_core.errors import InvalidEvent
 from relay_core.events import Envelope, RunUpdate, parse_envelope, run_update
+from worker.batch_events import fetch_signed_payloads, resolve_run_files
 from worker.context import ctx_of
 from worker.triggers import (
     fire_batch_triggers,
@@ -30,13 +31,11 @@ async def apply_events(raw_ctx: dict[str, Any], group_id: str) -> dict[str, int]
     redis, group_key = ctx["redis"], keys.event_group(group_id)
     bodies: list[bytes] = await redis.lrange(group_key, 0, -1)  # type: ignore[misc]
     envelopes = [env for env in map(_parse, bodies) if env is not None]
-    updates: list[tuple[RunUpdate, str]] = []
-    event_types: list[str] = []
-    for env in envelopes:
-        update = run_update(env)
-        if update is not None:
-            updates.append((update, env.event_id))
-            event_types.append(env.event_type)
+    envelopes = await fetch_signed_payloads(raw_ctx, envelopes)
+    found = [(env, u) for env in envelopes if (u := run_update(env)) is not None]
+    found = await resolve_run_files(redis, found)
+    updates: list[tuple[RunUpdate, str]] = [(u, env.event_id) for env, u in found]
+    event_types = [env.event_type for env, _ in found]
     results = await ctx["runs"].apply_many(updates, queue.now_ms()) if updates else []
     # Deploy claims before the group is deleted: a crash here re-runs the group, harmlessly.
     rules = rules_of(raw_ctx)

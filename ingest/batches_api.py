@@ -1,0 +1,117 @@
+"""The batches API: create a batch (202), read it, list its runs, cancel it.
+
+Creating only stores the batch and queues its chunks (relay_core.producer); the worker sends
+them. Every read is O(1) in the batch size except the runs listing, which pages by file index.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+import orjson
+from aiohttp import web
+
+from ingest.appkeys import REDIS, SETTINGS
+from ingest.auth import require_api_key
+from ingest.responses import json_response
+from relay_core import batch_runs, batches
+from relay_core import models as m
+from relay_core.errors import InvalidRequest
+from relay_core.producer import Producer
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+
+
+async def create_batch(request: web.Request) -> web.Response:
+    """Submit a batch of files to one workflow."""
+    key = require_api_key(request)
+    try:
+        body = orjson.loads(await request.read())
+    except orjson.JSONDecodeError:
+        raise InvalidRequest("body must be a JSON object") from None
+    producer = Producer(request.app[REDIS], request.app[SETTINGS])
+    scope = hashlib.sha256(key.encode()).hexdigest()[:16]
+    accepted, created = await producer.submit_once(
+        body, idempotency_key=request.headers.get("Idempotency-Key"), scope=scope
+    )
+    return json_response(accepted.model_dump(), status=202 if created else 200)
+
+
+async def get_batch(request: web.Request) -> web.Response:
+    """A batch's state and counters."""
+    require_api_key(request)
+    batch_id = request.match_info["batch_id"]
+    found = await batches.load(request.app[REDIS], batch_id)
+    return json_response(batches.view(batch_id, found))
+
+
+async def list_batch_runs(request: web.Request) -> web.Response:
+    """A batch's files in order, each with its run or why it has none."""
+    require_api_key(request)
+    batch_id = request.match_info["batch_id"]
+    redis = request.app[REDIS]
+    found = await batches.load(redis, batch_id)
+    query = request.query
+    page = await batch_runs.runs_page(
+        redis,
+        batch_id,
+        int(found["files"]),
+        status=batch_runs.parse_status(query.get("status")),
+        cursor=batch_runs.parse_cursor(query.get("cursor")),
+        limit=_limit(query.get("limit")),
+    )
+    return json_response({"runs": page.items, "nextCursor": page.next_cursor})
+
+
+def _limit(raw: str | None) -> int:
+    if raw is None:
+        return DEFAULT_LIMIT
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise InvalidRequest(
+            f"limit must be an integer from 1 to {MAX_LIMIT}", code="invalid_limit"
+        )
+    return int(raw)
+
+
+async def cancel_batch(request: web.Request) -> web.Response:
+    """Cancel a batch: unsent chunks stop, its PENDING/PROCESSING runs are cancelled."""
+    require_api_key(request)
+    batch_id = request.match_info["batch_id"]
+    redis = request.app[REDIS]
+    outcome = await batches.cancel(redis, batch_id)
+    view = batches.view(batch_id, await batches.load(redis, batch_id))
+    return json_response(
+        {"outcome": outcome, "batch": view}, status=202 if outcome == "cancelled" else 200
+    )
+
+
+def add_batch_routes(add: Callable[..., None]) -> None:
+    """Registered by ingest.routes; kept here so the batch contract reads in one place."""
+    add(
+        "POST /v1/batches",
+        create_batch,
+        "batches",
+        m.BatchAccepted,
+        status=202,
+        body=m.BatchRequest,
+        errors=(400, 409),
+    )
+    add("GET /v1/batches/{batch_id}", get_batch, "batch", m.BatchView, errors=(404,))
+    add(
+        "GET /v1/batches/{batch_id}/runs",
+        list_batch_runs,
+        "batch-runs",
+        m.BatchRunsPage,
+        query=m.BatchRunsQuery,
+        errors=(400, 404),
+    )
+    add(
+        "POST /v1/batches/{batch_id}/cancel",
+        cancel_batch,
+        "batch-cancel",
+        m.BatchCancelAnswer,
+        status=202,
+        errors=(404,),
+    )

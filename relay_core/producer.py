@@ -1,0 +1,71 @@
+"""The Python producer: enqueue a batch without HTTP, with the API's validation and answer.
+
+    producer = Producer(redis, settings)
+    accepted = await producer.submit({"workflowId": "workflow_x", "files": [{"url": ...}]})
+
+POST /v1/batches is a thin wrapper over this class, so both paths give the same result.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from redis.asyncio import Redis
+
+from relay_core import batches
+from relay_core.errors import InvalidRequest
+from relay_core.models import BatchAccepted, BatchRequest, parse_batch_request
+from relay_core.settings import Settings
+
+MAX_IDEMPOTENCY_KEY = 200
+
+
+class Producer:
+    def __init__(self, redis: Redis, settings: Settings) -> None:
+        self.redis = redis
+        self.settings = settings
+
+    def validate(self, body: BatchRequest | dict[str, Any]) -> BatchRequest:
+        if isinstance(body, BatchRequest):
+            body = body.model_dump(exclude_none=True)
+        return parse_batch_request(body, self.settings.batch_max_files)
+
+    def chunk_size(self, request: BatchRequest) -> int:
+        # A chunk must fit in the files-per-minute window, or it could never be sent.
+        wanted = request.chunkSize or self.settings.batch_chunk_size
+        return max(1, min(wanted, self.settings.extend_files_per_minute))
+
+    async def submit(
+        self,
+        body: BatchRequest | dict[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        scope: str = "producer",
+    ) -> BatchAccepted:
+        """Store the batch and queue its chunks; a repeated idempotency key gives the first answer."""
+        accepted, _ = await self.submit_once(body, idempotency_key=idempotency_key, scope=scope)
+        return accepted
+
+    async def submit_once(
+        self,
+        body: BatchRequest | dict[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        scope: str = "producer",
+    ) -> tuple[BatchAccepted, bool]:
+        """Like submit(); also says whether this call created the batch."""
+        request = self.validate(body)
+        idem = None
+        if idempotency_key is not None:
+            if not 1 <= len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
+                raise InvalidRequest(
+                    f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters"
+                )
+            idem = batches.idempotency_key(scope, idempotency_key)
+        return await batches.create_batch(
+            self.redis,
+            request,
+            chunk_size=self.chunk_size(request),
+            dialect=self.settings.extend_api_version,
+            idempotency=idem,
+        )

@@ -1,0 +1,175 @@
+"""A chunk's state in Redis and its atomic transitions (relay_core.batch_lua)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+
+from relay_core import batch_lua, keys, queue
+
+SETTLED = frozenset({"sent", "failed", "cancelled"})
+
+
+@dataclass(frozen=True, slots=True)
+class BatchInfo:
+    batch_id: str
+    workflow_id: str
+    version: str | None
+    priority: int | None
+    metadata: dict[str, Any]
+    dialect: str
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkState:
+    batch_id: str
+    n: int
+    start: int
+    end: int
+    kind: str
+    state: str
+    sent_at: int
+    sends: int
+    attempts: int
+    sending: list[int]  # the file indexes of the send whose outcome may be unknown
+
+    @property
+    def indexes(self) -> range:
+        return range(self.start, self.end)
+
+
+async def load_batch(redis: Redis, batch_id: str) -> BatchInfo | None:
+    names = ["workflowId", "version", "priority", "metadata", "dialect", "state"]
+    raw = await redis.hmget(keys.batch(batch_id), names)  # type: ignore[misc]
+    v = [x.decode() if x is not None else None for x in raw]
+    if v[0] is None:
+        return None
+    return BatchInfo(
+        batch_id,
+        v[0],
+        v[1],
+        int(v[2]) if v[2] else None,
+        orjson.loads(v[3] or "{}"),
+        v[4] or "2026-02-09",
+        v[5] or "",
+    )
+
+
+async def load_chunk(redis: Redis, batch_id: str, n: int) -> ChunkState | None:
+    raw = await redis.hgetall(keys.batch_chunk(batch_id, n))  # type: ignore[misc]
+    if not raw:
+        return None
+    h = {k.decode(): v.decode() for k, v in raw.items()}
+    return ChunkState(
+        batch_id,
+        n,
+        int(h["start"]),
+        int(h["end"]),
+        h.get("kind", "files"),
+        h.get("state", "pending"),
+        int(h.get("sentAt", "0")),
+        int(h.get("sends", "0")),
+        int(h.get("attempts", "0")),
+        orjson.loads(h.get("sendingFiles", "[]")),
+    )
+
+
+async def unresolved(redis: Redis, chunk: ChunkState) -> list[int]:
+    """File indexes of the chunk with neither a run nor a recorded failure."""
+    fields = [str(i) for i in chunk.indexes]
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.hmget(keys.batch_runs(chunk.batch_id), fields)
+        pipe.hmget(keys.batch_errors(chunk.batch_id), fields)
+        runs, errors = await pipe.execute()
+    return [
+        i for i, r, e in zip(chunk.indexes, runs, errors, strict=True) if r is None and e is None
+    ]
+
+
+async def files_of(redis: Redis, batch_id: str, indexes: list[int]) -> list[dict[str, Any]]:
+    if not indexes:
+        return []
+    raw = await redis.lrange(keys.batch_files(batch_id), indexes[0], indexes[-1])  # type: ignore[misc]
+    first = indexes[0]
+    return [orjson.loads(raw[i - first]) for i in indexes]
+
+
+async def begin_send(redis: Redis, chunk: ChunkState, indexes: list[int]) -> str:
+    """pending -> sending (with the files of this send); answers the state found."""
+    await redis.hset(  # type: ignore[misc]
+        keys.batch_chunk(chunk.batch_id, chunk.n), "sendingFiles", orjson.dumps(indexes).decode()
+    )
+    script_keys = [keys.batch(chunk.batch_id), keys.batch_chunk(chunk.batch_id, chunk.n)]
+    outcome = await batch_lua.run(redis, batch_lua.CHUNK_SEND, script_keys, [queue.now_ms()])
+    return outcome.decode() if isinstance(outcome, bytes) else str(outcome)
+
+
+async def set_state(redis: Redis, chunk: ChunkState, state: str, error: str | None) -> int:
+    """Back to pending (or left sending) after a failed send; returns the attempts so far."""
+    key = keys.batch_chunk(chunk.batch_id, chunk.n)
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hset(key, "state", state)
+        if error is not None:
+            pipe.hset(key, "lastError", error[:1000])
+            pipe.hincrby(key, "attempts", 1)
+        results = await pipe.execute()
+    return int(results[-1]) if error is not None else chunk.attempts
+
+
+async def settle(
+    redis: Redis,
+    chunk: ChunkState,
+    mode: str,
+    errors: dict[int, dict[str, str]] | None = None,
+    *,
+    files_sent: int = 0,
+    platform_batch: str = "",
+) -> int:
+    """Record a chunk's end (sent | failed | cancelled) or file errors only (files)."""
+    batch_id = chunk.batch_id
+    job_id = queue.batch_completed_job_id(batch_id)
+    script_keys = [
+        keys.batch(batch_id),
+        keys.batch_chunk(batch_id, chunk.n),
+        keys.batch_errors(batch_id),
+        keys.batch_runs(batch_id),
+        queue.JOB_KEY_PREFIX + job_id,
+        queue.QUEUE,
+        keys.BATCHES_OPEN,
+    ]
+    now = queue.now_ms()
+    args: list[Any] = [
+        mode,
+        now,
+        queue.job_bytes(queue.BATCH_COMPLETED, [batch_id], now),
+        job_id,
+        orjson.dumps({str(i): orjson.dumps(e).decode() for i, e in (errors or {}).items()}),
+        files_sent,
+        platform_batch,
+        batch_id,
+    ]
+    if platform_batch:
+        await redis.hset(keys.batch_platform_batches(batch_id), platform_batch, str(chunk.n))  # type: ignore[misc]
+    return int(await batch_lua.run(redis, batch_lua.CHUNK_SETTLE, script_keys, args))
+
+
+async def map_runs(redis: Redis, batch_id: str, mapping: dict[str, int]) -> int:
+    """Record 2025-04-21 run -> file and re-queue the events that waited for it."""
+    group_id = "mapped-" + uuid.uuid4().hex
+    job_id = queue.apply_events_job_id(group_id)
+    now = queue.now_ms()
+    script_keys = [
+        keys.batch_run_files(batch_id),
+        keys.batch_parked(batch_id),
+        keys.event_group(group_id),
+        queue.JOB_KEY_PREFIX + job_id,
+        queue.QUEUE,
+    ]
+    job = queue.job_bytes(queue.APPLY_EVENTS, [group_id], now)
+    args: list[Any] = [orjson.dumps(mapping), now, job, job_id]
+    return int(await batch_lua.run(redis, batch_lua.MAP_RUNS, script_keys, args))
