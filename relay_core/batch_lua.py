@@ -13,9 +13,11 @@ from redis.asyncio import Redis
 from relay_core.lua import _COMPLETE_CHECK
 
 
-async def run(redis: Redis | Any, script: str, keys: list[str], args: list[Any]) -> Any:
-    """Run a script by its hash (loading it on first use), as redis-py's Script does."""
-    return await redis.register_script(script)(keys=keys, args=args)
+async def run(
+    redis: Redis | Any, script: str, keys: list[str], args: list[Any], pipe: Any = None
+) -> Any:
+    """Run a script by its hash (loading it on first use), or queue it on `pipe`."""
+    return await redis.register_script(script)(keys=keys, args=args, client=pipe)
 
 
 # KEYS: batch, chunk, errors, batch runs, completion job key, arq queue, open batches set

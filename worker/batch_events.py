@@ -75,7 +75,8 @@ async def resolve_run_files(
                 keys.batch_run_files(batch_id),
                 keys.batch_parked(batch_id),
             ]
-            await batch_lua.run(pipe, batch_lua.RESOLVE_OR_PARK, script_keys, [update.run_id, body])
+            args = [update.run_id, body]
+            await batch_lua.run(redis, batch_lua.RESOLVE_OR_PARK, script_keys, args, pipe)
         found = dict(zip((id(u) for _, u in waiting), await pipe.execute(), strict=True))
     kept = []
     for env, update in items:

@@ -78,8 +78,8 @@ class Stack:
                 raise AssertionError(f"batch not complete in {timeout} s: {view}")
             await asyncio.sleep(0.05)
 
-    async def sandbox(self, method: str, path: str, body: Any = None, **params: str) -> Any:
-        async with self.http.request(method, self.sb.base_url + path, json=body, params=params) as resp:
+    async def sandbox(self, verb: str, route: str, body: Any = None, **params: str) -> Any:
+        async with self.http.request(verb, self.sb.base_url + route, json=body, params=params) as resp:
             assert resp.status == 200, await resp.text()
             return await resp.json()
 
@@ -90,16 +90,26 @@ class Stack:
     async def requests(self, path: str, method: str = "POST") -> list[dict[str, Any]]:
         return list((await self.sandbox("GET", "/_sandbox/requests", path=path, method=method))["requests"])
 
+    async def deliveries_idle(self, timeout: float = 5.0) -> None:
+        """Let in-flight webhook deliveries finish, so no connection is cut mid-request."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if (await self.sandbox("GET", "/_sandbox/deliveries"))["idle"]:
+                return
+            await asyncio.sleep(0.02)
+
     def start_worker(self, **overrides: Any) -> Worker:
         worker = build_worker(self.settings, handle_signals=False, poll_delay=0.01, **overrides)
         self.workers.append((worker, asyncio.create_task(worker.async_run())))
         return worker
 
     async def stop_workers(self) -> None:
+        for worker, _ in self.workers:
+            worker.allow_pick_jobs = False  # let running jobs finish: a cut job leaks sockets
         for worker, task in self.workers:
+            await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.gather(task, return_exceptions=True)
             await worker.close()
         self.workers.clear()
 
@@ -135,6 +145,7 @@ async def stack(redis_url: str, config: SandboxConfig, **settings: Any) -> Async
             yield st
         finally:
             await st.stop_workers()
+            await st.deliveries_idle()
             await sb.close()
             await runner.cleanup()
 
