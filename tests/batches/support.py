@@ -52,14 +52,18 @@ class Stack:
     def headers(self, **extra: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {API_KEY}", **extra}
 
-    async def call(self, method: str, path: str, body: Any = None, **headers: str) -> tuple[int, Any]:
+    async def call(
+        self, method: str, path: str, body: Any = None, **headers: str
+    ) -> tuple[int, Any]:
         async with self.http.request(
             method, self.base_url + path, json=body, headers=self.headers(**headers)
         ) as resp:
             return resp.status, await resp.json()
 
     async def submit(self, files_: list[dict[str, Any]], **fields: Any) -> str:
-        status, body = await self.call("POST", "/v1/batches", {"workflowId": WF, "files": files_, **fields})
+        status, body = await self.call(
+            "POST", "/v1/batches", {"workflowId": WF, "files": files_, **fields}
+        )
         assert status == 202, body
         return str(body["batchId"])
 
@@ -79,7 +83,9 @@ class Stack:
             await asyncio.sleep(0.05)
 
     async def sandbox(self, verb: str, route: str, body: Any = None, **params: str) -> Any:
-        async with self.http.request(verb, self.sb.base_url + route, json=body, params=params) as resp:
+        async with self.http.request(
+            verb, self.sb.base_url + route, json=body, params=params
+        ) as resp:
             assert resp.status == 200, await resp.text()
             return await resp.json()
 
@@ -88,7 +94,12 @@ class Stack:
         return Counter(f["url"] or f["text"] for r in runs for f in r["files"])
 
     async def requests(self, path: str, method: str = "POST") -> list[dict[str, Any]]:
-        return list((await self.sandbox("GET", "/_sandbox/requests", path=path, method=method))["requests"])
+        return list(
+            (await self.sandbox("GET", "/_sandbox/requests", path=path, method=method))["requests"]
+        )
+
+    async def sleep_a_little(self) -> None:
+        await asyncio.sleep(0.2)
 
     async def deliveries_idle(self, timeout: float = 5.0) -> None:
         """Let in-flight webhook deliveries finish, so no connection is cut mid-request."""
