@@ -47,6 +47,9 @@ async def fetch_payload(
                 retryable = resp.status in (408, 429) or resp.status >= 500
                 raise FetchError(f"signed URL answered HTTP {resp.status}", retryable=retryable)
             raw = await _read_bounded(resp, settings.signed_url_max_bytes)
+    except aiohttp.ClientConnectorDNSError as exc:
+        # The URL names a host that does not exist: retrying the same URL cannot help.
+        raise FetchError(f"signed URL host does not resolve: {exc.host}", retryable=False) from exc
     except (TimeoutError, aiohttp.ClientError) as exc:
         raise FetchError(
             f"signed URL fetch failed: {exc.__class__.__name__}", retryable=True
