@@ -15,7 +15,7 @@ from aiohttp import web
 from ingest.appkeys import REDIS, SETTINGS
 from ingest.auth import require_api_key
 from ingest.responses import json_response
-from relay_core import batch_runs, batches
+from relay_core import batch_runs, batches, deploys
 from relay_core import models as m
 from relay_core.errors import InvalidRequest
 from relay_core.producer import Producer
@@ -43,8 +43,30 @@ async def get_batch(request: web.Request) -> web.Response:
     """A batch's state and counters."""
     require_api_key(request)
     batch_id = request.match_info["batch_id"]
-    found = await batches.load(request.app[REDIS], batch_id)
-    return json_response(batches.view(batch_id, found))
+    redis = request.app[REDIS]
+    found = await batches.load(redis, batch_id)
+    return json_response(
+        {
+            **batches.view(batch_id, found),
+            "deploys": await deploys.list_for_subject(redis, batch_id),
+        }
+    )
+
+
+async def list_batches(request: web.Request) -> web.Response:
+    """The most recent batches, newest first (offset cursor)."""
+    require_api_key(request)
+    cursor = request.query.get("cursor", "0")
+    if not cursor.isdigit():
+        raise InvalidRequest(
+            "cursor must be the nextCursor of a previous page", code="invalid_cursor"
+        )
+    views, next_offset = await batches.recent(
+        request.app[REDIS], _limit(request.query.get("limit"), 20), int(cursor)
+    )
+    return json_response(
+        {"batches": views, "nextCursor": None if next_offset is None else str(next_offset)}
+    )
 
 
 async def list_batch_runs(request: web.Request) -> web.Response:
@@ -65,9 +87,9 @@ async def list_batch_runs(request: web.Request) -> web.Response:
     return json_response({"runs": page.items, "nextCursor": page.next_cursor})
 
 
-def _limit(raw: str | None) -> int:
+def _limit(raw: str | None, default: int = DEFAULT_LIMIT) -> int:
     if raw is None:
-        return DEFAULT_LIMIT
+        return default
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
         raise InvalidRequest(
             f"limit must be an integer from 1 to {MAX_LIMIT}", code="invalid_limit"
@@ -97,6 +119,14 @@ def add_batch_routes(add: Callable[..., None]) -> None:
         status=202,
         body=m.BatchRequest,
         errors=(400, 409),
+    )
+    add(
+        "GET /v1/batches",
+        list_batches,
+        "batch-list",
+        m.BatchList,
+        query=m.BatchListQuery,
+        errors=(400,),
     )
     add("GET /v1/batches/{batch_id}", get_batch, "batch", m.BatchView, errors=(404,))
     add(

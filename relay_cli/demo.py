@@ -29,6 +29,7 @@ from relay_core.status import BATCH_COUNTED
 
 WORKFLOW = "workflow_demo_invoices"
 API_KEY = "demo-key"
+FINAL_DEPLOY_STATES = ("deployed", "failed", "skipped", "dry_run")
 COLORS = {
     "PENDING": "grey50",
     "PROCESSING": "cyan",
@@ -46,7 +47,7 @@ def sandbox_config(seed: int) -> dict[str, Any]:
         "processing": {
             "pending_seconds": 0.1,
             "processing_seconds": 0.6,
-            "p_needs_review": 0.08,
+            "p_needs_review": 0.12,
             "p_failed": 0.03,
             "auto_review": False,
         },
@@ -265,7 +266,7 @@ async def wait_deploys(
     while time.monotonic() < deadline:
         async with session.get(f"{demo.web_url}/v1/batches/{batch_id}") as resp:
             deploys: list[dict[str, Any]] = (await resp.json()).get("deploys", [])
-        if any(d.get("outcome") in ("deployed", "failed", "skipped", "dry_run") for d in deploys):
+        if any(d.get("status") in FINAL_DEPLOY_STATES for d in deploys):
             return deploys
         await asyncio.sleep(0.25)
     return []
@@ -290,12 +291,18 @@ def summary(
     for column in ("rule", "provider", "target", "outcome", "version"):
         table.add_column(column)
     for d in deploys:
+        version = d.get("version") or {}
+        label = (
+            f"v{version.get('number')} {version.get('name') or ''}".strip()
+            if version.get("number")
+            else ""
+        )
         table.add_row(
             str(d.get("rule")),
             str(d.get("provider")),
             str(d.get("target")),
-            str(d.get("outcome")),
-            str(d.get("version") or d.get("versionId") or ""),
+            str(d.get("status")),
+            label or str(version.get("id") or d.get("reason") or ""),
         )
     if not deploys:
         table.add_row("—", "", "", "no deploy recorded", "")
@@ -317,7 +324,7 @@ async def scenario(demo: Demo, console: Console) -> int:
         deploys = await wait_deploys(session, demo, created["batchId"], time.monotonic() + 60)
         summary(console, status, deploys, time.monotonic() - started)
         ok = status.get("state") == "completed" and any(
-            d.get("outcome") == "deployed" for d in deploys
+            d.get("status") == "deployed" for d in deploys
         )
         return 0 if ok else 1
 

@@ -191,6 +191,22 @@ async def load(redis: Redis, batch_id: str) -> dict[str, str]:
     return {k.decode(): v.decode() for k, v in raw.items()}
 
 
+async def recent(redis: Redis, limit: int, offset: int) -> tuple[list[dict[str, Any]], int | None]:
+    """The most recent batches first (the dashboard's list), and the offset of the next page."""
+    ids = await redis.zrevrange(keys.BATCH_INDEX, offset, offset + limit)
+    page = [i.decode() for i in ids[:limit]]
+    async with redis.pipeline(transaction=False) as pipe:
+        for batch_id in page:
+            pipe.hgetall(keys.batch(batch_id))
+        raws = await pipe.execute()
+    views = [
+        view(batch_id, {k.decode(): v.decode() for k, v in raw.items()})
+        for batch_id, raw in zip(page, raws, strict=True)
+        if raw and b"files" in raw
+    ]
+    return views, (offset + limit if len(ids) > limit else None)
+
+
 def view(batch_id: str, h: dict[str, str]) -> dict[str, Any]:
     """GET /v1/batches/{id}: built from the hash's counters alone (O(1) in the batch size)."""
 

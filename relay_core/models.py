@@ -161,6 +161,19 @@ class BatchView(_Open):
     notSubmitted: int
     createdAt: str | None
     completedAt: str | None
+    deploys: list[dict[str, Any]] = Field(
+        default_factory=list, description="deploys this batch triggered (GET /v1/batches/{id})"
+    )
+
+
+class BatchList(_Open):
+    batches: list[BatchView]
+    nextCursor: str | None
+
+
+class BatchListQuery(BaseModel):
+    limit: int | None = Field(None, ge=1, le=1000)
+    cursor: str | None = Field(None, pattern=r"^[0-9]+$")
 
 
 class BatchRunItem(_Open):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from relay_core import keys
+from relay_core import keys, metrics
 
 WINDOW_MS = 60_000
 BACKOFF_BASE_SECONDS = 0.5
@@ -142,6 +142,8 @@ class RateLimiter:
         """Reserve and wait; raise TooLong when the wait would exceed `max_wait`."""
         wait = await self.reserve(bucket, files, max_wait)
         if wait > 0:
+            metrics.RATE_LIMIT_WAITS.inc(bucket)
+            metrics.RATE_LIMIT_WAIT_SECONDS.inc(bucket, amount=wait)
             await asyncio.sleep(wait)
 
     async def acquire_blocking(self, bucket: str) -> None:
@@ -163,4 +165,6 @@ class RateLimiter:
         script_keys = [keys.RATE_PAUSE, keys.RATE_STRIKES]
         args = [ms, BACKOFF_BASE_SECONDS * 1000, BACKOFF_MAX_SECONDS * 1000, random.random()]
         paused_ms = await self._pause(keys=script_keys, args=args)
+        metrics.RATE_LIMIT_WAITS.inc("429")
+        metrics.RATE_LIMIT_WAIT_SECONDS.inc("429", amount=float(paused_ms) / 1000)
         return float(paused_ms) / 1000
