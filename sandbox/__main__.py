@@ -69,6 +69,12 @@ async def serve(config: SandboxConfig, host: str, port: int) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    try:
+        import uvloop  # the stand-in must not be the bottleneck of the benchmarks it serves
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    except ImportError:  # pragma: no cover - uvloop is optional
+        pass
     asyncio.run(serve(build_config(args), args.host, args.port))
     return 0
 
