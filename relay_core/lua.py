@@ -57,12 +57,11 @@ if new == 'REJECTED' or (new == 'PROCESSED' and
   redis.call('HSET', rkey, 'rc', '1')
   review_done = 1
 end
-local h = redis.call('HGET', rkey, 'h')
-local hist = {}
-if h then hist = cjson.decode(h) end
-hist[#hist + 1] = {new, ARGV[2], tonumber(now)}
-while #hist > tonumber(ARGV[4]) do table.remove(hist, 1) end
-redis.call('HSET', rkey, 'h', cjson.encode(hist))
+-- History as a ring of small fields ("seq|status|eventId|ms"): values under 64 bytes keep the
+-- hash in Redis's compact listpack encoding (about a third of the memory of a hashtable).
+local seq = redis.call('HINCRBY', rkey, 'hn', 1)
+redis.call('HSET', rkey, 'h' .. ((seq - 1) % tonumber(ARGV[4])),
+  seq .. '|' .. new .. '|' .. ARGV[2] .. '|' .. now)
 local completed = 0
 local fi = ARGV[7]
 if fi ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then

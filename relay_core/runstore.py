@@ -17,6 +17,12 @@ from relay_core.events import RunUpdate
 META_BATCH = "relayBatchId"
 META_FILE = "relayFileIndex"
 
+_RELAY_META = {
+    META_BATCH: "rb",
+    META_FILE: "fi",
+    "relayChunk": "rk",
+    "relaySend": "rs",
+}
 _FIELD_NAMES = {
     "workflow_id": "w",
     "workflow_version": "v",
@@ -117,20 +123,42 @@ def relay_file(metadata: dict[str, Any]) -> tuple[str | None, int | None]:
 def _fields(update: RunUpdate) -> dict[str, str]:
     out = {short: str(getattr(update, name)) for name, short in _FIELD_NAMES.items()}
     out = {k: v for k, v in out.items() if v != "None"}
-    if update.metadata:
-        out["m"] = orjson.dumps(update.metadata).decode()
+    # relay's own metadata keys get short fields of their own, so the hash stays compact.
+    user = {k: v for k, v in update.metadata.items() if k not in _RELAY_META}
+    for key, short in _RELAY_META.items():
+        if key in update.metadata:
+            out[short] = str(update.metadata[key])
+    if user:
+        out["m"] = orjson.dumps(user).decode()
     if update.reviewed:
         out["rv"] = "1"
     return out
 
 
+def _metadata(h: dict[str, str]) -> dict[str, Any]:
+    metadata: dict[str, Any] = orjson.loads(h.get("m", "{}"))
+    for key, short in _RELAY_META.items():
+        if short in h:
+            value = h[short]
+            numeric = key != META_BATCH and value.lstrip("-").isdigit()
+            metadata[key] = int(value) if numeric else value
+    return metadata
+
+
+def _history(h: dict[str, str]) -> list[dict[str, Any]]:
+    entries = []
+    for name, value in h.items():
+        if name[:1] == "h" and name[1:].isdigit():
+            seq, status, rest = value.split("|", 2)
+            event_id, _, at = rest.rpartition("|")
+            entries.append((int(seq), {"status": status, "eventId": event_id, "at": _iso(int(at))}))
+    return [entry for _, entry in sorted(entries, key=lambda e: e[0])]
+
+
 def run_view(run_id: str, h: dict[str, str]) -> dict[str, Any]:
     """The public JSON shape of GET /v1/runs/{runId}."""
-    batch_id, file_index = relay_file(orjson.loads(h.get("m", "{}")))
-    history = [
-        {"status": s, "eventId": e, "at": _iso(int(at))}
-        for s, e, at in orjson.loads(h.get("h", "[]"))
-    ]
+    metadata = _metadata(h)
+    batch_id, file_index = relay_file(metadata)
     return {
         "runId": run_id,
         "status": h.get("s"),
@@ -139,7 +167,7 @@ def run_view(run_id: str, h: dict[str, str]) -> dict[str, Any]:
         "batchId": h.get("b"),
         "relayBatchId": batch_id,
         "fileIndex": file_index,
-        "metadata": orjson.loads(h.get("m", "{}")),
+        "metadata": metadata,
         "reviewed": h.get("rv") == "1",
         "reviewedAt": h.get("ra"),
         "reviewCompleted": h.get("rc") == "1",
@@ -149,7 +177,7 @@ def run_view(run_id: str, h: dict[str, str]) -> dict[str, Any]:
         "lastStep": h.get("st"),
         "firstSeenAt": _iso(int(h["f"])) if "f" in h else None,
         "updatedAt": _iso(int(h["u"])) if "u" in h else None,
-        "history": history,
+        "history": _history(h),
     }
 
 

@@ -16,6 +16,7 @@ import pytest
 
 from relay_core import keys
 from relay_core.redis import connect
+from relay_core.runstore import run_view
 from sandbox import SandboxConfig, start_sandbox
 from tests.conftest import make_settings, run_worker_burst
 from tests.support.procs import RelayProcess
@@ -115,10 +116,11 @@ async def test_redis_restart_during_deliveries(durable_redis: RedisServer) -> No
     redis = connect(durable_redis.url)
     try:
         for d in final:
-            run = await redis.hgetall(keys.run(d["runId"]))  # type: ignore[misc]
-            assert run[b"s"] == b"PROCESSED", d["runId"]
-            history = run[b"h"].decode()
-            assert history.count(d["eventId"]) == 1, (d["eventId"], history)
+            raw = await redis.hgetall(keys.run(d["runId"]))  # type: ignore[misc]
+            run = run_view(d["runId"], {k.decode(): v.decode() for k, v in raw.items()})
+            assert run["status"] == "PROCESSED", d["runId"]
+            history = [h["eventId"] for h in run["history"]]
+            assert history == [d["eventId"]], (d["eventId"], history)
         tracked = [k async for k in redis.scan_iter(keys.RUN + "*", count=1000)]
         assert len(tracked) == RUNS
     finally:
