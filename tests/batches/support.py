@@ -118,9 +118,12 @@ class Stack:
         for worker, _ in self.workers:
             worker.allow_pick_jobs = False  # let running jobs finish: a cut job leaks sockets
         for worker, task in self.workers:
-            await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
+            # Stop polling first so no job can start after we waited for the running ones;
+            # arq's close() cancels whatever still runs, and a cancelled request leaks its socket.
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+            while running := [t for t in worker.tasks.values() if not t.done()]:
+                await asyncio.gather(*running, return_exceptions=True)
             await worker.close()
         self.workers.clear()
 
