@@ -29,6 +29,18 @@ from worker.reconcile import RECONCILE_JOB_TIMEOUT_SECONDS, reconcile
 # Below a PaaS's shutdown grace period (Heroku 30 s); a killed job's in-progress key expires
 # after its timeout + 10 s, so another worker picks it up again within a minute.
 JOB_TIMEOUT_SECONDS = 40
+# arq keeps one in-progress TTL for every job, the longest timeout + 10 s: the deploy job's
+# 120 s would hold a killed worker's chunks for 130 s. Deploys are kept single by their own
+# lease (worker.deploy), so the TTL only has to outlive the other jobs' timeouts.
+IN_PROGRESS_SECONDS = (
+    max(
+        JOB_TIMEOUT_SECONDS,
+        CHUNK_JOB_TIMEOUT_SECONDS,
+        CANCEL_JOB_TIMEOUT_SECONDS,
+        RECONCILE_JOB_TIMEOUT_SECONDS,
+    )
+    + 10
+)
 
 
 def job_functions() -> list[Function]:
@@ -110,7 +122,9 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
         "handle_signals": not burst,
     }
     options.update(overrides)
-    return Worker(**options)
+    worker = Worker(**options)
+    worker.in_progress_timeout_s = IN_PROGRESS_SECONDS
+    return worker
 
 
 def check_health(settings: Settings) -> int:

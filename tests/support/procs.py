@@ -28,20 +28,30 @@ def wait_port(port: int, timeout: float = 20.0) -> None:
 class RelayProcess:
     """`relay <command>` in its own process, with an environment of our choosing."""
 
-    def __init__(self, command: list[str], env: Mapping[str, str], port: int | None = None) -> None:
+    def __init__(
+        self,
+        command: list[str],
+        env: Mapping[str, str],
+        port: int | None = None,
+        output: Path | None = None,
+    ) -> None:
         self.command = command
         self.env = {**os.environ, **env}
         self.port = port
+        self.output = output  # appended to by every start (a restarted process keeps one log)
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> RelayProcess:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "relay_cli.main", *self.command],
-            env=self.env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        args = [sys.executable, "-m", "relay_cli.main", *self.command]
+        if self.output is None:
+            self.proc = subprocess.Popen(
+                args, env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+        else:
+            with self.output.open("ab") as out:  # the child keeps its own copy of the fd
+                self.proc = subprocess.Popen(
+                    args, env=self.env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+                )
         if self.port is not None:
             wait_port(self.port)
         return self
