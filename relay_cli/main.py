@@ -92,6 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["sandbox"]:
+        # argparse cannot hand options like --port through untouched; the sandbox parses them.
+        return cmd_sandbox(argparse.Namespace(rest=argv[1:]))
     args = build_parser().parse_args(argv)
     run: Command = args.run
     try:

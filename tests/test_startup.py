@@ -54,3 +54,27 @@ def test_secrets_are_not_in_the_settings_repr() -> None:
 def test_comma_separated_lists_are_split_and_trimmed() -> None:
     settings = Settings(EXTEND_WEBHOOK_SECRETS=" wss_a , wss_b,", RELAY_API_KEYS="k1")
     assert settings.extend_webhook_secrets == ["wss_a", "wss_b"]
+
+
+def test_relay_sandbox_launches_the_sandbox_and_stops_cleanly() -> None:
+    import signal
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "relay_cli.main", "sandbox", "--port", "0", "--seed", "3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("SANDBOX_READY ")
+        assert '"base_url": "http://127.0.0.1:' in first
+        rest = [proc.stdout.readline() for _ in range(12)]
+        assert any(line.startswith("EXTEND_BASE_URL=http://127.0.0.1:") for line in rest)
+        assert any(line.startswith("EXTEND_WEBHOOK_SECRETS=wss_") for line in rest)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        if proc.stdout is not None:
+            proc.stdout.close()
