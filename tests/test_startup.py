@@ -70,9 +70,12 @@ def test_relay_sandbox_launches_the_sandbox_and_stops_cleanly() -> None:
         first = proc.stdout.readline()
         assert first.startswith("SANDBOX_READY ")
         assert '"base_url": "http://127.0.0.1:' in first
-        rest = [proc.stdout.readline() for _ in range(12)]
-        assert any(line.startswith("EXTEND_BASE_URL=http://127.0.0.1:") for line in rest)
-        assert any(line.startswith("EXTEND_WEBHOOK_SECRETS=wss_") for line in rest)
+        printed: dict[str, str] = {}
+        while "XPANDER_API_KEY" not in printed:  # the last of the variables it prints
+            name, _, value = proc.stdout.readline().strip().partition("=")
+            printed[name] = value
+        assert printed["EXTEND_BASE_URL"].startswith("http://127.0.0.1:")
+        assert printed["EXTEND_WEBHOOK_SECRETS"].startswith("wss_")
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
