@@ -14,7 +14,7 @@ import logging
 import random
 import re
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 from arq import Retry
 
@@ -76,7 +76,10 @@ async def submit_chunk(ctx: dict[str, Any], batch_id: str, n: int) -> dict[str, 
 async def _advance(ctx: dict[str, Any], batch: BatchInfo, chunk: ChunkState) -> str:
     redis, settings = ctx["redis"], ctx["settings"]
     if chunk.state == "sending":
-        await look(ctx, batch, chunk)
+        try:
+            await look(ctx, batch, chunk)
+        except PlatformError as exc:
+            await _look_failed(ctx, chunk, exc)
         chunk = await load_chunk(redis, batch.batch_id, chunk.n) or chunk
         if chunk.state in SETTLED:
             return "found"
@@ -178,6 +181,15 @@ async def _on_error(
         await settle(redis, chunk, "files", {bad: _reason("SUBMIT_FAILED", exc)})
         raise Retry(defer=0.05) from None  # send the rest of the chunk without that file
     return await _fail(redis, chunk, remaining, exc.message, exc.status)
+
+
+async def _look_failed(ctx: dict[str, Any], chunk: ChunkState, exc: PlatformError) -> NoReturn:
+    """The send's outcome is still unknown: stay `sending` and look again later, never guess."""
+    if exc.status == 429:
+        paused = await limiter_of(ctx).pause(exc.retry_after)
+        raise Retry(defer=max(paused, 0.05)) from None
+    attempts = await set_state(ctx["redis"], chunk, "sending", f"look failed: {exc}")
+    raise Retry(defer=backoff(ctx["settings"], attempts)) from None
 
 
 def _bad_file(exc: PlatformError, remaining: list[int]) -> int | None:
