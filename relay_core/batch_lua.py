@@ -20,10 +20,11 @@ async def run(
     return await redis.register_script(script)(keys=keys, args=args, client=pipe)
 
 
-# KEYS: batch, chunk, errors, batch runs, completion job key, arq queue, open batches set
+# KEYS: batch, chunk, errors, batch runs, completion job key, arq queue, open batches set,
+#       platform batch id -> chunk
 # ARGV: mode (sent | failed | cancelled | files), now ms, job bytes, job id,
 #       errors (JSON object fileIndex -> reason JSON), unused, platform batch id ('' = none),
-#       batch id
+#       batch id, chunk number
 # `files` records file errors without settling the chunk (one bad file of a chunk).
 CHUNK_SETTLE = (
     _COMPLETE_CHECK
@@ -42,7 +43,11 @@ for idx, reason in pairs(cjson.decode(ARGV[5])) do
 end
 if mode ~= 'files' then
   redis.call('HSET', ckey, 'state', mode, 'settledAt', now)
-  if ARGV[7] ~= '' then redis.call('HSET', ckey, 'platformBatchId', ARGV[7]) end
+  if ARGV[7] ~= '' then
+    -- With the chunk's state, atomically: a look must never see one without the other.
+    redis.call('HSET', ckey, 'platformBatchId', ARGV[7])
+    redis.call('HSET', KEYS[8], ARGV[7], ARGV[9])
+  end
   local counter = {sent = 'chunksSubmitted', failed = 'chunksFailed', cancelled = 'chunksCancelled'}
   redis.call('HINCRBY', bkey, counter[mode], 1)
   -- Files of the chunk that have (or will have) a run: all but those recorded as failed.

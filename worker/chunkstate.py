@@ -141,6 +141,7 @@ async def settle(
         queue.JOB_KEY_PREFIX + job_id,
         queue.QUEUE,
         keys.BATCHES_OPEN,
+        keys.batch_platform_batches(batch_id),
     ]
     now = queue.now_ms()
     args: list[Any] = [
@@ -152,9 +153,8 @@ async def settle(
         files_sent,
         platform_batch,
         batch_id,
+        str(chunk.n),
     ]
-    if platform_batch:
-        await redis.hset(keys.batch_platform_batches(batch_id), platform_batch, str(chunk.n))  # type: ignore[misc]
     return int(await batch_lua.run(redis, batch_lua.CHUNK_SETTLE, script_keys, args))
 
 
