@@ -10,6 +10,7 @@ platform's message.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import re
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 # Wait this long in the job for a rate-limit slot; longer waits defer the job instead.
 MAX_INLINE_WAIT_SECONDS = 8.0
 CHUNK_JOB_TIMEOUT_SECONDS = 40
+CHUNK_BUDGET_SECONDS = CHUNK_JOB_TIMEOUT_SECONDS - 5
 # arq counts every deferral as a try; the chunk counts real attempts itself.
 CHUNK_MAX_TRIES = 10_000
 _FILE_IN_ERROR = re.compile(r"\b(?:inputs|files|rawTexts)\[(\d+)\]")
@@ -58,10 +60,16 @@ async def submit_chunk(ctx: dict[str, Any], batch_id: str, n: int) -> dict[str, 
     if batch is None or chunk is None or chunk.state in SETTLED:
         return {"batchId": batch_id, "chunk": n, "outcome": "settled"}
     try:
-        outcome = await _advance(ctx, batch, chunk)
+        async with asyncio.timeout(CHUNK_BUDGET_SECONDS):
+            outcome = await _advance(ctx, batch, chunk)
     except ConfigError as exc:
         log.error("submit_chunk batch=%s chunk=%d waits: %s", batch_id, n, exc)
         raise Retry(defer=60) from None
+    except TimeoutError:
+        # arq does not retry a job it timed out: stop first, and try again. The chunk's state
+        # in Redis says what is known (a send cut short stays `sending`: the next try looks).
+        log.warning("submit_chunk batch=%s chunk=%d ran out of time, retrying", batch_id, n)
+        raise Retry(defer=1) from None
     log.info(
         "submit_chunk batch=%s chunk=%d outcome=%s try=%d ms=%.1f",
         batch_id,

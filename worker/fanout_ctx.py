@@ -10,6 +10,7 @@ import aiohttp
 from relay_core.platforms.extend_runs import ExtendRuns, extend_client
 from relay_core.ratelimit import Limits, RateLimiter
 from relay_core.settings import ConfigError, Settings
+from worker.runcache import RunCache
 
 
 async def fanout_startup(ctx: dict[str, Any], settings: Settings) -> None:
@@ -24,6 +25,7 @@ async def fanout_startup(ctx: dict[str, Any], settings: Settings) -> None:
         settings.extend_files_per_minute,
     )
     ctx["limiter"] = RateLimiter(ctx["redis"], limits)
+    ctx["run_cache"] = RunCache()
     try:
         ctx["extend"] = ExtendRuns(extend_client(session, settings), settings.extend_api_version)
     except ConfigError:
@@ -41,6 +43,10 @@ def extend_of(ctx: dict[str, Any]) -> ExtendRuns:
     if extend is None:
         raise ConfigError("EXTEND_API_KEY is not set: submitting runs to Extend needs it")
     return cast(ExtendRuns, extend)
+
+
+def run_cache_of(ctx: dict[str, Any]) -> RunCache:
+    return cast(RunCache, ctx["run_cache"])
 
 
 def limiter_of(ctx: dict[str, Any]) -> RateLimiter:

@@ -19,7 +19,7 @@ from relay_core import keys
 from relay_core.platforms.extend_runs import V2026
 from relay_core.runstore import META_BATCH
 from worker.chunkstate import BatchInfo, ChunkState, map_runs, settle
-from worker.fanout_ctx import extend_of, limiter_of
+from worker.fanout_ctx import extend_of, limiter_of, run_cache_of
 from worker.record import record, run_update
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,10 @@ async def get_run(ctx: dict[str, Any], run_id: str) -> dict[str, Any]:
     return await extend_of(ctx).get(run_id)
 
 
+async def _fetch_shared(ctx: dict[str, Any], run_id: str) -> dict[str, Any]:
+    return await run_cache_of(ctx).get(run_id, lambda r: get_run(ctx, r))
+
+
 def _ours(run: dict[str, Any], batch: BatchInfo, chunk: ChunkState) -> bool:
     meta = run.get("metadata")
     if not isinstance(meta, dict):
@@ -93,7 +97,7 @@ async def _find_platform_batch(
             continue
         checked.add(platform_batch)
         # List items carry no metadata: one GET per unknown platform batch tells whose it is.
-        if _ours(await get_run(ctx, str(summary["id"])), batch, chunk):
+        if _ours(await _fetch_shared(ctx, str(summary["id"])), batch, chunk):
             log.info(
                 "look found batch=%s chunk=%d platform_batch=%s",
                 batch.batch_id,
@@ -108,12 +112,16 @@ async def _find_runs_2025(
     ctx: dict[str, Any], batch: BatchInfo, chunk: ChunkState
 ) -> list[dict[str, Any]]:
     redis = ctx["redis"]
+    sending = {str(i) for i in chunk.sending}
     found: list[dict[str, Any]] = []
     async for summary in recent_runs(ctx, batch.workflow_id, chunk.sent_at - SKEW_MS):
         run_id = str(summary.get("id"))
-        if await redis.hexists(keys.batch_run_files(batch.batch_id), run_id):
-            continue  # already mapped from an answer of another send
-        run = await get_run(ctx, run_id)
+        mapped = await redis.hget(keys.batch_run_files(batch.batch_id), run_id)
+        # Mapped to another file: the answer of another send. Mapped to one of this send's files:
+        # a worker killed between mapping this send's answer and settling the chunk.
+        if mapped is not None and mapped.decode() not in sending:
+            continue
+        run = await _fetch_shared(ctx, run_id)
         if _ours(run, batch, chunk) and run.get("metadata", {}).get(META_SEND) == chunk.sends:
             found.append(run)
     found.reverse()  # listed newest first; the request created them in file order

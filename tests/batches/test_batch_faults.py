@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pytest
 from redis.asyncio import Redis
 
 from relay_core import queue
-from tests.batches.support import files, sandbox_config, stack
+from tests.batches.support import files, sandbox_config, stack, wait_for
+from worker import fanout
 
 BATCH_PATHS = {"only_paths": ["/workflow_runs"], "only_methods": ["POST"]}
 
@@ -33,6 +35,40 @@ async def test_commit_then_fail_creates_no_duplicate(
             if r["status"] is None
         ]
         assert dropped, "the fault never struck"
+
+
+async def test_a_slow_look_retries_within_its_budget_and_keeps_what_it_fetched(
+    redis_url: str, redis: Redis, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """arq does not retry a job it timed out, so the chunk job stops itself first and retries;
+    the run its look fetched is kept, so the retry finishes the look instead of starting over."""
+    monkeypatch.setattr(fanout, "CHUNK_BUDGET_SECONDS", 2.0)
+    drop = {"p_commit_then_fail": 1.0, "commit_then_fail": "drop", **BATCH_PATHS}
+    settings = {"EXTEND_RETRY_BASE_SECONDS": 4, "EXTEND_RETRY_MAX_SECONDS": 4}
+    async with stack(redis_url, sandbox_config(faults=drop), **settings) as st:
+        st.start_worker()
+        batch_id = await st.submit(files(5), chunkSize=5)
+
+        async def dropped() -> bool:
+            return any(r["status"] is None for r in await st.requests("/workflow_runs/batch"))
+
+        await wait_for(dropped)  # committed, answer lost: the chunk waits 2-4 s, then looks
+        # Every look request now takes 1.2 s: a list and a GET overrun the 2 s budget once.
+        slow = {"p_commit_then_fail": 0.0, "p_latency": 1.0, "latency_seconds": 1.2}
+        slow |= {"only_paths": ["/workflow_runs"], "only_methods": ["GET"]}
+        await st.sandbox("POST", "/_sandbox/config", {"faults": slow})
+
+        async def settled() -> bool:
+            return bool((await st.batch(batch_id))["chunks"]["submitted"] == 1)
+
+        with caplog.at_level(logging.WARNING, logger="worker.fanout"):
+            await wait_for(settled)
+        view = await st.wait_done(batch_id)
+        assert view["runs"]["PROCESSED"] == 5 and view["duplicateRuns"] == 0
+        assert "ran out of time, retrying" in caplog.text
+        assert len(await st.requests("/workflow_runs/batch")) == 1  # never sent again
+        gets = await st.requests("/workflow_runs/{id}", "GET")
+        assert len(gets) == 1, gets  # the run was fetched once, across both tries
 
 
 @pytest.mark.parametrize("fault", ["p_429", "p_500"])
