@@ -92,6 +92,8 @@ def python(*args: str) -> list[str]:
 
 def wrk(port: int, data_file: Path, seconds: int, connections: int = 32) -> dict[str, float]:
     script = ROOT / "bench" / "wrk_replay.lua"
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench: B1 needs the load generator wrk: run ./dev bench (installs it)")
     out = subprocess.run(
         [
             "wrk",

@@ -20,24 +20,30 @@ async def run(
     return await redis.register_script(script)(keys=keys, args=args, client=pipe)
 
 
-# KEYS: batch, chunk, errors, batch runs, completion job key, arq queue, open batches set,
-#       platform batch id -> chunk
+# KEYS: batch, chunk, errors, the chunk's first runmap bucket, completion job key, arq queue,
+#       open batches set, platform batch id -> chunk, the chunk's further runmap buckets
 # ARGV: mode (sent | failed | cancelled | files), now ms, job bytes, job id,
 #       errors (JSON object fileIndex -> reason JSON), unused, platform batch id ('' = none),
-#       batch id, chunk number
+#       batch id, chunk number, first bucket number, files per bucket
 # `files` records file errors without settling the chunk (one bad file of a chunk).
 CHUNK_SETTLE = (
     _COMPLETE_CHECK
     + """
-local bkey, ckey, ekey, rkey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local bkey, ckey, ekey = KEYS[1], KEYS[2], KEYS[3]
 local mode, now = ARGV[1], ARGV[2]
+local first_bucket, per_bucket = tonumber(ARGV[10]), tonumber(ARGV[11])
+local function rkey(idx)
+  local k = math.floor(tonumber(idx) / per_bucket) - first_bucket
+  if k == 0 then return KEYS[4] end
+  return KEYS[8 + k]
+end
 if redis.call('EXISTS', bkey) == 0 then return -1 end
 local st = redis.call('HGET', ckey, 'state')
 if st == 'sent' or st == 'failed' or st == 'cancelled' then return 0 end
 local field = 'submitFailed'
 if mode == 'cancelled' then field = 'unsent' end
 for idx, reason in pairs(cjson.decode(ARGV[5])) do
-  if redis.call('HEXISTS', rkey, idx) == 0 and redis.call('HSETNX', ekey, idx, reason) == 1 then
+  if redis.call('HEXISTS', rkey(idx), idx) == 0 and redis.call('HSETNX', ekey, idx, reason) == 1 then
     redis.call('HINCRBY', bkey, field, 1)
   end
 end

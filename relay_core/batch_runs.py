@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from relay_core import keys
+from relay_core import keys, runmap
 from relay_core.errors import InvalidRequest
 from relay_core.status import RANK
 
@@ -55,9 +55,9 @@ async def runs_page(
     indexes = [str(i) for i in range(cursor, end)]
     async with redis.pipeline(transaction=False) as pipe:
         pipe.lrange(keys.batch_files(batch_id), cursor, end - 1)
-        pipe.hmget(keys.batch_runs(batch_id), indexes)
         pipe.hmget(keys.batch_errors(batch_id), indexes)
-        raw_files, run_ids, errors = await pipe.execute()
+        raw_files, errors = await pipe.execute()
+    run_ids = await runmap.run_ids(redis, batch_id, range(cursor, end))
     statuses = await _statuses(redis, [r.decode() for r in run_ids if r])
     items: list[dict[str, Any]] = []
     for offset, raw in enumerate(raw_files):

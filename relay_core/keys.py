@@ -26,7 +26,7 @@ def run(run_id: str) -> str:
 
 
 BATCH = PREFIX + "batch:"  # + batchId -> hash: definition, state and per-status counters
-BATCH_RUNS_SUFFIX = ":runs"  # batch key + this -> hash fileIndex -> runId (first run wins)
+BATCH_RUNS_SUFFIX = ":runs:"  # batch key + this + bucket -> hash fileIndex -> runId (runmap)
 BATCH_INDEX = PREFIX + "batches"  # sorted set batchId by creation time (recent first listing)
 
 
@@ -34,8 +34,8 @@ def batch(batch_id: str) -> str:
     return BATCH + batch_id
 
 
-def batch_runs(batch_id: str) -> str:
-    return BATCH + batch_id + BATCH_RUNS_SUFFIX
+def batch_runs(batch_id: str, bucket: int) -> str:
+    return BATCH + batch_id + BATCH_RUNS_SUFFIX + str(bucket)
 
 
 # Batch fan-out (relay_core.batches, worker.fanout): all under the batch's own key.

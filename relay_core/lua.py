@@ -23,7 +23,7 @@ local function complete_check(bkey, job_key, queue, job, job_id, now)
 end
 """
 
-# KEYS: run, batch, batch runs map, completion job key, arq queue, open runs (optional)
+# KEYS: run, batch, the file's runmap bucket, completion job key, arq queue, open runs (optional)
 # ARGV: status ('' = no status change), eventId, now ms, history limit, fields (JSON object of
 #       hash fields to set), run id, file index ('' = not a relay batch run), job bytes, job id
 APPLY_RUN = (

@@ -10,7 +10,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
-from relay_core import keys, lua, queue
+from relay_core import keys, lua, queue, runmap
 from relay_core.events import RunUpdate
 
 # Metadata keys workflow-relay adds to every run it submits, so each event maps to its file.
@@ -58,7 +58,7 @@ class RunStore:
         run_keys = [
             keys.run(update.run_id),
             keys.batch(batch_id or "-"),
-            keys.batch_runs(batch_id or "-"),
+            runmap.key_of(batch_id or "-", file_index or 0),
             queue.JOB_KEY_PREFIX + job_id,
             queue.QUEUE,
             keys.OPEN_RUNS,

@@ -14,7 +14,7 @@ from typing import Any
 
 from arq import Retry
 
-from relay_core import keys
+from relay_core import keys, runmap
 from relay_core.platforms.http import PlatformError
 from worker.fanout_ctx import extend_of, limiter_of
 from worker.record import record, run_update
@@ -40,7 +40,8 @@ async def cancel_batch(ctx: dict[str, Any], batch_id: str) -> dict[str, Any]:
 
 async def _known_open_runs(ctx: dict[str, Any], batch_id: str) -> set[str]:
     redis = ctx["redis"]
-    run_ids = [r.decode() for r in await redis.hvals(keys.batch_runs(batch_id))]
+    files = int(await redis.hget(keys.batch(batch_id), "files") or 0)
+    run_ids = await runmap.all_run_ids(redis, batch_id, files)
     async with redis.pipeline(transaction=False) as pipe:
         for run_id in run_ids:
             pipe.hget(keys.run(run_id), "s")

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from relay_core import batch_lua, keys, queue
+from relay_core import batch_lua, keys, queue, runmap
 
 SETTLED = frozenset({"sent", "failed", "cancelled"})
 
@@ -82,10 +82,8 @@ async def load_chunk(redis: Redis, batch_id: str, n: int) -> ChunkState | None:
 async def unresolved(redis: Redis, chunk: ChunkState) -> list[int]:
     """File indexes of the chunk with neither a run nor a recorded failure."""
     fields = [str(i) for i in chunk.indexes]
-    async with redis.pipeline(transaction=False) as pipe:
-        pipe.hmget(keys.batch_runs(chunk.batch_id), fields)
-        pipe.hmget(keys.batch_errors(chunk.batch_id), fields)
-        runs, errors = await pipe.execute()
+    runs = await runmap.run_ids(redis, chunk.batch_id, chunk.indexes)
+    errors = await redis.hmget(keys.batch_errors(chunk.batch_id), fields)  # type: ignore[misc]
     return [
         i for i, r, e in zip(chunk.indexes, runs, errors, strict=True) if r is None and e is None
     ]
@@ -133,15 +131,17 @@ async def settle(
     """Record a chunk's end (sent | failed | cancelled) or file errors only (files)."""
     batch_id = chunk.batch_id
     job_id = queue.batch_completed_job_id(batch_id)
+    buckets = runmap.keys_of(batch_id, chunk.start, chunk.end)
     script_keys = [
         keys.batch(batch_id),
         keys.batch_chunk(batch_id, chunk.n),
         keys.batch_errors(batch_id),
-        keys.batch_runs(batch_id),
+        buckets[0],
         queue.JOB_KEY_PREFIX + job_id,
         queue.QUEUE,
         keys.BATCHES_OPEN,
         keys.batch_platform_batches(batch_id),
+        *buckets[1:],
     ]
     now = queue.now_ms()
     args: list[Any] = [
@@ -154,6 +154,8 @@ async def settle(
         platform_batch,
         batch_id,
         str(chunk.n),
+        runmap.bucket_of(chunk.start),
+        runmap.BUCKET,
     ]
     return int(await batch_lua.run(redis, batch_lua.CHUNK_SETTLE, script_keys, args))
 

@@ -13,7 +13,7 @@ import logging
 import time
 from typing import Any
 
-from relay_core import keys, queue
+from relay_core import keys, queue, runmap
 from relay_core.platforms.extend_runs import V2026
 from relay_core.platforms.http import PlatformError
 from worker.chunkstate import SETTLED, load_batch, load_chunk
@@ -111,7 +111,7 @@ async def _unreported(ctx: dict[str, Any], batch_id: str, n: int, cutoff: int) -
     assert chunk is not None
     fields = [str(i) for i in chunk.indexes]
     runs_known, errors = (
-        await redis.hmget(keys.batch_runs(batch_id), fields),
+        await runmap.run_ids(redis, batch_id, chunk.indexes),
         await redis.hmget(keys.batch_errors(batch_id), fields),
     )
     if all(r is not None or e is not None for r, e in zip(runs_known, errors, strict=True)):
