@@ -51,6 +51,7 @@ def row(r: dict[str, Any]) -> str:
         rw, b = r["relay_web"], r["baseline_bare_aiohttp"]
         return (
             f"| {name} | {rw['rps']:.0f} req/s, p50 {rw['p50_ms']:.1f} ms, p99 {rw['p99_ms']:.1f} ms"
+            f" (median of {r.get('rounds', 1)} alternating rounds)"
             f" | bare aiohttp {b['rps']:.0f} req/s | {r['ratio_rps']:.2f}× (goal ≥ 0.5×, p99 ≤ 10 ms) | {met} |"
         )
     if name == "B2 apply":

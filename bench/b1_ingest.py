@@ -15,9 +15,11 @@ import redis
 from bench.procs import free_port, process, python, redis_server, wrk
 
 SECRET = "wss_bench_secret"
-SECONDS = 5
-# More pre-signed events than the fastest server can take in SECONDS: each is sent once.
-EVENTS = 150_000
+SECONDS = 4
+ROUNDS = 3
+# More pre-signed events per round than the fastest server takes in SECONDS: each is sent once,
+# so every relay round sees new eventIds (a duplicate would take the cheaper path).
+EVENTS_PER_ROUND = 80_000
 
 
 def event_body(i: int) -> bytes:
@@ -37,11 +39,11 @@ def event_body(i: int) -> bytes:
     )
 
 
-def write_requests(path: Path, count: int) -> int:
+def write_requests(path: Path, first: int, count: int) -> int:
     ts = str(int(time.time()))
     size = 0
     with path.open("wb") as out:
-        for i in range(count):
+        for i in range(first, first + count):
             body = event_body(i)
             size = len(body)
             sig = hmac.new(
@@ -63,41 +65,59 @@ def summarize(raw: dict[str, float]) -> dict[str, float]:
     }
 
 
+def median_round(rounds: list[dict[str, float]]) -> dict[str, Any]:
+    """The round with the median rate, plus every round's rate (a shared machine is noisy)."""
+    middle = sorted(rounds, key=lambda r: r["rps"])[len(rounds) // 2]
+    return {**middle, "rounds_rps": [r["rps"] for r in rounds]}
+
+
 def run() -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp) / "requests.tsv"
-        body_size = write_requests(data, EVENTS)
-        port = free_port()
-        with process(python("-m", "bench.bare_app", str(port)), port=port):
-            baseline = summarize(wrk(port, data, SECONDS))
-        with redis_server() as url:
-            port = free_port()
-            env = {
-                "REDIS_URL": url,
-                "PORT": str(port),
-                "EXTEND_WEBHOOK_SECRETS": SECRET,
-                "RELAY_API_KEYS": "bench",
-                "LOG_LEVEL": "WARNING",
-            }
-            with process(python("-m", "relay_cli.main", "web", "--host", "127.0.0.1"), env, port):
-                relay = summarize(wrk(port, data, SECONDS))
-            client = redis.Redis.from_url(url)
-            stored = sum(1 for _ in client.scan_iter("relay:evt:*", count=10_000))
-            client.close()
-    acknowledged = int(relay["requests"] - relay["non_2xx"])
+    """Bare app and relay in alternating rounds, so a noisy spell hits both alike."""
+    baseline_rounds: list[dict[str, float]] = []
+    relay_rounds: list[dict[str, float]] = []
+    with tempfile.TemporaryDirectory() as tmp, redis_server() as url:
+        files = [Path(tmp) / f"round{n}.tsv" for n in range(ROUNDS)]
+        body_size = 0
+        for n, path in enumerate(files):
+            body_size = write_requests(path, n * EVENTS_PER_ROUND, EVENTS_PER_ROUND)
+        bare_port, relay_port = free_port(), free_port()
+        env = {
+            "REDIS_URL": url,
+            "PORT": str(relay_port),
+            "EXTEND_WEBHOOK_SECRETS": SECRET,
+            "RELAY_API_KEYS": "bench",
+            "LOG_LEVEL": "WARNING",
+        }
+        relay_cmd = python("-m", "relay_cli.main", "web", "--host", "127.0.0.1")
+        with (
+            process(python("-m", "bench.bare_app", str(bare_port)), port=bare_port),
+            process(relay_cmd, env, relay_port),
+        ):
+            for path in files:
+                baseline_rounds.append(summarize(wrk(bare_port, files[0], SECONDS)))
+                relay_rounds.append(summarize(wrk(relay_port, path, SECONDS)))
+        client = redis.Redis.from_url(url)
+        stored = sum(1 for _ in client.scan_iter("relay:evt:*", count=10_000))
+        client.close()
+    baseline, relay = median_round(baseline_rounds), median_round(relay_rounds)
+    acknowledged = int(sum(r["requests"] - r["non_2xx"] for r in relay_rounds))
+    ratio = relay["rps"] / baseline["rps"]
     return {
         "scenario": "B1 ingest",
         "body_bytes": body_size,
         "connections": 32,
+        "rounds": ROUNDS,
+        "seconds_per_round": SECONDS,
         "baseline_bare_aiohttp": baseline,
         "relay_web": relay,
-        "ratio_rps": round(relay["rps"] / baseline["rps"], 3),
+        "ratio_rps": round(ratio, 3),
         "acknowledged": acknowledged,
         "acknowledged_in_redis": stored,
         "all_acknowledged_stored": stored >= acknowledged,
         "goals": {
-            "ratio_rps>=0.5": relay["rps"] / baseline["rps"] >= 0.5,
-            "p99<=10ms": relay["p99_ms"] <= 10,
+            "ratio_rps>=0.5": ratio >= 0.5,
+            "p99<=10ms": max(r["p99_ms"] for r in relay_rounds) <= 10,
+            "all_acknowledged_stored": stored >= acknowledged,
         },
     }
 

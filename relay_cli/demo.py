@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import secrets
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -330,6 +331,9 @@ async def scenario(demo: Demo, console: Console) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Ctrl-C (SIGINT) is how the demo stops, even when started from a shell that launched it in
+    # the background with SIGINT ignored (Python keeps an inherited "ignore").
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     console = Console()
     demo = Demo(args, console)
     try:

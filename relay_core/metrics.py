@@ -135,7 +135,7 @@ HTTP_DURATION = Histogram(
 )
 JOBS = Counter(
     "relay_jobs",
-    "Worker jobs by function and outcome (ok, retry, failed, cancelled).",
+    "Worker jobs by function and outcome (ok, retry, error or timeout: retried, cancelled).",
     ("function", "outcome"),
 )
 JOB_DURATION = Histogram(

@@ -104,7 +104,7 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
         await metrics_shutdown(ctx)  # last: counts what the deploy shutdown did too
 
     options: dict[str, Any] = {
-        "functions": instrument(job_functions()),
+        "functions": instrument(job_functions(), JOB_TIMEOUT_SECONDS),
         "cron_jobs": cron_jobs(),
         "redis_settings": queue.redis_settings(settings.redis_url),
         "job_serializer": queue.serialize,

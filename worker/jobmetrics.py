@@ -1,4 +1,11 @@
-"""Every job timed and counted by outcome; the worker's tally flushed to Redis for /metrics."""
+"""Every job timed, counted by outcome, and retried (not dropped) when it fails unexpectedly.
+
+arq retries a job only when it raises Retry or is cancelled: any other exception, including
+arq's own job timeout, ends the job for good. For a job holding acknowledged events that would
+lose them, so the seam turns an unexpected error, and a run past the job's budget (a little
+under arq's timeout), into a Retry with backoff. Every job is idempotent, so running it again
+is safe; arq's max_tries still bounds the attempts.
+"""
 
 from __future__ import annotations
 
@@ -17,31 +24,62 @@ from relay_core import metrics
 
 log = logging.getLogger(__name__)
 _FLUSHER = "metrics_flusher"
+# Room between the job's own budget and arq's timeout, to record the outcome and re-queue it.
+TIMEOUT_MARGIN_SECONDS = 3.0
+RETRY_BASE_SECONDS = 0.5
+RETRY_MAX_SECONDS = 30.0
 
 
-def instrument(functions: list[Function]) -> list[Function]:
-    return [dataclasses.replace(f, coroutine=timed(f.name, f.coroutine)) for f in functions]
+def instrument(functions: list[Function], default_timeout: float) -> list[Function]:
+    return [
+        dataclasses.replace(
+            f, coroutine=timed(f.name, f.coroutine, budget(f.timeout_s or default_timeout))
+        )
+        for f in functions
+    ]
 
 
-def timed(name: str, job: WorkerCoroutine) -> WorkerCoroutine:
+def budget(timeout: float) -> float:
+    return max(timeout - TIMEOUT_MARGIN_SECONDS, timeout / 2)
+
+
+def retry_delay(job_try: int) -> float:
+    return min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2.0 ** max(0, job_try - 1))
+
+
+def timed(name: str, job: WorkerCoroutine, seconds: float) -> WorkerCoroutine:
     @functools.wraps(job)
     async def wrapper(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
         outcome = "failed"
         try:
-            result = await job(ctx, *args, **kwargs)
+            async with asyncio.timeout(seconds):
+                result = await job(ctx, *args, **kwargs)
             outcome = "ok"
             return result
         except Retry:
             outcome = "retry"
             raise
         except asyncio.CancelledError:
-            outcome = "cancelled"  # arq's job timeout, or the worker stopping
+            outcome = "cancelled"  # the worker stopping, or arq's own timeout
             raise
+        except Exception as exc:
+            outcome = "timeout" if isinstance(exc, TimeoutError) else "error"
+            delay = retry_delay(int(ctx.get("job_try") or 1))
+            log.warning(
+                "job function=%s id=%s failed (%s: %s); retrying in %.1f s",
+                name,
+                ctx.get("job_id"),
+                type(exc).__name__,
+                exc,
+                delay,
+                exc_info=outcome == "error",
+            )
+            raise Retry(defer=delay) from exc
         finally:
-            seconds = time.perf_counter() - started
+            seconds_taken = time.perf_counter() - started
             metrics.JOBS.inc(name, outcome)
-            metrics.JOB_DURATION.observe(seconds, name)
+            metrics.JOB_DURATION.observe(seconds_taken, name)
             if outcome != "ok":
                 # The job's own summary line covers success; this one says why it did not end.
                 log.warning(
@@ -50,7 +88,7 @@ def timed(name: str, job: WorkerCoroutine) -> WorkerCoroutine:
                     ctx.get("job_id"),
                     ctx.get("job_try"),
                     outcome,
-                    seconds * 1000,
+                    seconds_taken * 1000,
                 )
 
     return wrapper

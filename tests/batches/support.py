@@ -14,6 +14,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from arq import Worker
+from arq.constants import in_progress_key_prefix
+from redis.asyncio import Redis
 
 from ingest.app import create_app
 from relay_core.settings import Settings
@@ -162,6 +164,14 @@ async def stack(redis_url: str, config: SandboxConfig, **settings: Any) -> Async
             await st.deliveries_idle()
             await sb.close()
             await runner.cleanup()
+
+
+async def jobs_in_progress(redis: Redis) -> list[bytes]:
+    """arq's in-progress keys of real jobs. Not the marker arq keeps for 60 s after each cron
+    run (so that a cron runs once per tick), which holds no work."""
+    cron = (in_progress_key_prefix + "cron:").encode()
+    found = redis.scan_iter(match=in_progress_key_prefix + "*")
+    return [key async for key in found if not key.startswith(cron)]
 
 
 async def wait_for(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:

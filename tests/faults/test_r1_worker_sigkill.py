@@ -14,11 +14,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from arq.constants import in_progress_key_prefix
 from redis.asyncio import Redis
 
 from relay_core import keys
-from tests.batches.support import Stack, files, sandbox_config, stack, wait_for
+from tests.batches.support import (
+    Stack,
+    files,
+    jobs_in_progress,
+    sandbox_config,
+    stack,
+    wait_for,
+)
 from tests.faults.support import worker_process
 
 FILES = 2000
@@ -44,7 +50,7 @@ async def release_killed_jobs(st: Stack, redis: Redis) -> None:
         return all(r["status"] is not None for r in posts)
 
     await wait_for(answered, timeout=10)
-    held = [k async for k in redis.scan_iter(match=in_progress_key_prefix + "*")]
+    held = await jobs_in_progress(redis)
     assert held, "the kill caught no job in progress"
     ttls = [await redis.pttl(k) for k in held]
     # What the product configured: how long arq keeps a killed job from every other worker.

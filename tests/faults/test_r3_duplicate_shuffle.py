@@ -18,12 +18,19 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from arq.constants import in_progress_key_prefix
 from redis.asyncio import Redis
 
 from relay_core import keys, queue
 from relay_core.runstore import run_view
-from tests.batches.support import WF, Stack, files, sandbox_config, stack, wait_for
+from tests.batches.support import (
+    WF,
+    Stack,
+    files,
+    jobs_in_progress,
+    sandbox_config,
+    stack,
+    wait_for,
+)
 from tests.support.signing import event, extend_headers, run_payload
 
 # Per kind (file index % 6): the events a run gets, in the order the platform sent them.
@@ -104,7 +111,7 @@ async def deliver(st: Stack, deliveries: list[bytes]) -> Counter[str]:
 async def queue_drained(redis: Redis) -> bool:
     if await redis.zcard(queue.QUEUE):
         return False
-    return not [k async for k in redis.scan_iter(match=in_progress_key_prefix + "*")]
+    return not await jobs_in_progress(redis)
 
 
 @pytest.mark.timeout(180)
