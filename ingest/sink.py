@@ -91,7 +91,7 @@ class EventSink:
         script_keys = [keys.event_seen(event_id) for event_id, _, _ in group]
         script_keys += [keys.event_group(group_id), queue.JOB_KEY_PREFIX + job_id, queue.QUEUE]
         job = queue.job_bytes(queue.APPLY_EVENTS, [group_id], now)
-        args: list[bytes | str | int] = [self._ttl, job, job_id, now]
+        args: list[bytes | str | int] = [self._ttl, job, job_id, queue.events_score(now)]
         args += [body for _, body, _ in group]
         result: list[int] = await self._script(keys=script_keys, args=args)
         return result

@@ -114,7 +114,7 @@ return -1
 """
 
 # KEYS: run->file map, parked list, new event group, job key, arq queue
-# ARGV: mapping (JSON object runId -> fileIndex), now ms, job bytes, job id
+# ARGV: mapping (JSON object runId -> fileIndex), queue score, job bytes, job id
 MAP_RUNS = """
 local args = {}
 for run, idx in pairs(cjson.decode(ARGV[1])) do args[#args + 1] = run; args[#args + 1] = idx end

@@ -83,7 +83,7 @@ return {1, cur or '', review_done, completed}
 )
 
 # KEYS: dedupe key per event..., then group list, job key, arq queue (last three)
-# ARGV: ttl seconds, job bytes, job id, now ms, then one raw body per event
+# ARGV: ttl seconds, job bytes, job id, queue score, then one raw body per event
 ENQUEUE_EVENTS = """
 local n = #KEYS - 3
 local group, job_key, queue = KEYS[n + 1], KEYS[n + 2], KEYS[n + 3]

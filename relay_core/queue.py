@@ -65,6 +65,18 @@ async def arq_pool(url: str) -> ArqRedis:
     )
 
 
+# arq starts the ready job with the lowest score first. A batch queues all its chunk jobs at
+# once and the rate limit paces them, so at enqueue-time scores every event of the batch would
+# wait behind its last chunk (B5: no run reported for 4 s). Event groups are scored this far
+# back instead: applying them is short, and it is what keeps statuses current.
+EVENTS_LEAD_MS = 10 * 60 * 1000
+
+
+def events_score(now: int) -> int:
+    """The queue score of an apply_events job enqueued at `now` (ms)."""
+    return now - EVENTS_LEAD_MS
+
+
 def apply_events_job_id(group_id: str) -> str:
     return f"ev:{group_id}"
 

@@ -173,5 +173,5 @@ async def map_runs(redis: Redis, batch_id: str, mapping: dict[str, int]) -> int:
         queue.QUEUE,
     ]
     job = queue.job_bytes(queue.APPLY_EVENTS, [group_id], now)
-    args: list[Any] = [orjson.dumps(mapping), now, job, job_id]
+    args: list[Any] = [orjson.dumps(mapping), queue.events_score(now), job, job_id]
     return int(await batch_lua.run(redis, batch_lua.MAP_RUNS, script_keys, args))
