@@ -26,6 +26,10 @@ from relay_core import keys, metrics, queue
 _Values = tuple[str, ...]
 
 
+# The lowest scores, not only the first: event groups are scored ahead (queue.events_score).
+OLDEST_SCAN = 50
+
+
 @dataclass(slots=True)
 class Snapshot:
     shared: dict[str, dict[_Values, dict[str, float]]] = field(default_factory=dict)
@@ -40,12 +44,12 @@ async def read_snapshot(redis: Redis) -> Snapshot:
         pipe.hgetall(keys.METRICS)
         pipe.hgetall(keys.EVENT_TYPES)
         pipe.zcard(queue.QUEUE)
-        pipe.zrange(queue.QUEUE, 0, 0, withscores=True)
+        pipe.zrange(queue.QUEUE, 0, OLDEST_SCAN - 1, withscores=True)
         pipe.exists(queue.QUEUE + queue.HEALTH_CHECK_SUFFIX)
         shared, types, depth, oldest, up = await pipe.execute()
     snap = Snapshot(queue_depth=int(depth), worker_up=bool(up))
     snap.event_types = {k.decode(errors="replace"): float(v) for k, v in types.items()}
-    snap.oldest_enqueue_ms = float(oldest[0][1]) if oldest else None
+    snap.oldest_enqueue_ms = min((queue.enqueued_ms(j, s) for j, s in oldest), default=None)
     grouped: dict[str, dict[_Values, dict[str, float]]] = defaultdict(lambda: defaultdict(dict))
     for raw, value in shared.items():
         key = metrics.parse_field(raw)

@@ -70,6 +70,7 @@ async def arq_pool(url: str) -> ArqRedis:
 # wait behind its last chunk (B5: no run reported for 4 s). Event groups are scored this far
 # back instead: applying them is short, and it is what keeps statuses current.
 EVENTS_LEAD_MS = 10 * 60 * 1000
+EVENTS_JOB_PREFIX = "ev:"
 
 
 def events_score(now: int) -> int:
@@ -77,8 +78,14 @@ def events_score(now: int) -> int:
     return now - EVENTS_LEAD_MS
 
 
+def enqueued_ms(job_id: bytes | str, score: float) -> float:
+    """When a queued job was enqueued (or became due), from its queue score."""
+    name = job_id.decode() if isinstance(job_id, bytes) else job_id
+    return score + EVENTS_LEAD_MS if name.startswith(EVENTS_JOB_PREFIX) else score
+
+
 def apply_events_job_id(group_id: str) -> str:
-    return f"ev:{group_id}"
+    return EVENTS_JOB_PREFIX + group_id
 
 
 def batch_completed_job_id(batch_id: str) -> str:

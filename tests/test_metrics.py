@@ -77,10 +77,16 @@ async def test_webhook_events_and_jobs_reach_metrics(
 async def test_queue_age_counts_from_the_oldest_enqueue(
     client: TestClient[Any, Any], redis: Redis
 ) -> None:
-    await redis.zadd(queue.QUEUE, {"old": queue.now_ms() - 90_000, "new": queue.now_ms()})
+    now = queue.now_ms()
+    # An event group is scored ahead of its enqueue time: its age still counts from the enqueue.
+    events = queue.apply_events_job_id("g1")
+    await redis.zadd(queue.QUEUE, {events: queue.events_score(now - 5_000), "new": now})
+    await redis.zadd(queue.QUEUE, {"old": now - 90_000})
     got = await scrape(client)
-    assert got[("relay_queue_depth", "")] == 2
+    assert got[("relay_queue_depth", "")] == 3
     assert 89 <= got[("relay_queue_oldest_job_age_seconds", "")] < 120
+    await redis.zrem(queue.QUEUE, "old")
+    assert 4 <= (await scrape(client))[("relay_queue_oldest_job_age_seconds", "")] < 30
 
 
 async def test_api_requests_are_counted_and_logged_without_the_key(

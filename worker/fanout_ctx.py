@@ -33,6 +33,9 @@ async def fanout_startup(ctx: dict[str, Any], settings: Settings) -> None:
 
 
 async def fanout_shutdown(ctx: dict[str, Any]) -> None:
+    cache = ctx.get("run_cache")
+    if cache is not None:
+        await cache.close()  # before the session its fetches use is closed
     session = ctx.get("extend_http")
     if session is not None:
         await session.close()

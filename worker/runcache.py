@@ -32,3 +32,11 @@ class RunCache:
                 self._runs.popitem(last=False)
         # shield: a caller's timeout must not cancel a fetch other looks are waiting on.
         return await asyncio.shield(future)
+
+    async def close(self) -> None:
+        """Cancel the fetches still in flight (a shielded fetch outlives the job that began it)."""
+        pending = [f for f in self._runs.values() if not f.done()]
+        for future in pending:
+            future.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        self._runs.clear()
