@@ -141,3 +141,14 @@ end
 if #args > 0 then redis.call('HSET', KEYS[1], unpack(args)) end
 return 1
 """
+
+# KEYS: event group, its job key, its retry counter, arq queue. ARGV: job bytes, job id, score
+# A group whose job is gone (arq gave up, or the job key expired) gets its job back, with a
+# fresh try count; a group still queued, running or already applied (deleted) is left alone.
+REQUEUE_GROUP = """
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('DEL', KEYS[3])
+redis.call('SET', KEYS[2], ARGV[1], 'PX', 86400000)
+redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])
+return 1
+"""

@@ -14,10 +14,16 @@ from urllib.parse import parse_qs, urlparse
 
 import orjson
 from arq.connections import ArqRedis, RedisSettings, create_pool
-from arq.constants import default_queue_name, health_check_key_suffix, job_key_prefix
+from arq.constants import (
+    default_queue_name,
+    health_check_key_suffix,
+    job_key_prefix,
+    retry_key_prefix,
+)
 
 QUEUE = default_queue_name
 JOB_KEY_PREFIX = job_key_prefix
+RETRY_KEY_PREFIX = retry_key_prefix  # + job id -> tries so far (arq counts on from it)
 HEALTH_CHECK_SUFFIX = health_check_key_suffix
 JOB_EXPIRES_MS = 24 * 3600 * 1000
 

@@ -1,5 +1,6 @@
-"""A job failing with an error arq itself would never retry is retried, so the acknowledged
-events it holds are applied once the fault is gone (worker.jobmetrics)."""
+"""Acknowledged events are applied even when their job fails: a job failing with an error arq
+itself would never retry is retried (worker.jobmetrics), and a group whose job is gone gets it
+back from the reconcile pass (worker.sweep)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ import pytest
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
-from relay_core import keys
+from relay_core import keys, queue
 from relay_core.runstore import RunStore
 from relay_core.settings import Settings
 from tests.batches.support import wait_for
+from tests.conftest import run_worker_burst
 from tests.support.signing import event, extend_headers, run_payload
 from worker.app import build_worker
+from worker.sweep import requeue_orphan_groups
 
 RUN = "workflow_run_corrupt"
 
@@ -52,3 +55,33 @@ async def test_an_apply_that_redis_refuses_is_retried_then_applied(
     stored = await RunStore(redis).get(RUN)
     assert stored is not None and stored["status"] == "PROCESSED"
     assert [h["eventId"] for h in stored["history"]] == ["evt_corrupt_1"]
+
+
+async def test_a_group_whose_job_is_gone_gets_it_back_from_reconcile(
+    client: TestClient[Any, Any], redis: Redis, settings: Settings
+) -> None:
+    run_id = "workflow_run_orphan"
+    body = event("evt_orphan_1", "workflow_run.completed", run_payload(run_id, "PROCESSED"))
+    resp = await client.post("/webhooks/extend", data=body, headers=extend_headers(body))
+    assert resp.status == 200 and (await resp.json())["status"] == "queued"
+    assert await requeue_orphan_groups(redis) == 0  # queued: nothing to do
+    # What arq giving up after max_tries, or the job key's 24 h expiry, leaves behind: the
+    # acknowledged group without its job (and, after max_tries, a used-up try count).
+    (job_id,) = [j.decode() for j in await redis.zrange(queue.QUEUE, 0, -1)]
+    await redis.delete(queue.JOB_KEY_PREFIX + job_id)
+    await redis.zrem(queue.QUEUE, job_id)
+    await redis.set(queue.RETRY_KEY_PREFIX + job_id, 20)
+    assert await run_worker_burst(settings) == 0
+    assert await RunStore(redis).get(run_id) is None
+
+    pool = await queue.arq_pool(settings.redis_url)
+    try:
+        await pool.enqueue_job(queue.RECONCILE)
+    finally:
+        await pool.aclose()
+    await run_worker_burst(settings)
+
+    stored = await RunStore(redis).get(run_id)
+    assert stored is not None and stored["status"] == "PROCESSED"
+    assert [k async for k in redis.scan_iter(match=keys.EVENT_GROUP + "*")] == []
+    assert await requeue_orphan_groups(redis) == 0

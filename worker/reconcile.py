@@ -1,5 +1,7 @@
 """reconcile (cron, every minute): catch up on webhooks that never came.
 
+0. Event groups whose apply job is gone get it back (worker.sweep), with or without Extend.
+
 1. Runs non-terminal for longer than RECONCILE_AFTER_SECONDS: GET /workflow_runs/{id} (within
    the GET limit) and apply the answer through the same path as events.
 2. Open batches: re-queue a chunk whose job is gone (it failed for good, or its key expired),
@@ -20,6 +22,7 @@ from worker.chunkstate import SETTLED, load_batch, load_chunk
 from worker.fanout_ctx import extend_of, limiter_of
 from worker.lookup import get_run
 from worker.record import record, run_update
+from worker.sweep import requeue_orphan_groups
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +32,15 @@ RECONCILE_JOB_TIMEOUT_SECONDS = 40
 
 
 async def reconcile(ctx: dict[str, Any]) -> dict[str, int]:
+    groups = await requeue_orphan_groups(ctx["redis"])
     if ctx.get("extend") is None:
-        return {"runs": 0, "batches": 0}
+        return {"groups": groups, "runs": 0, "batches": 0}
     deadline = time.monotonic() + BUDGET_SECONDS
     cutoff = queue.now_ms() - ctx["settings"].reconcile_after_seconds * 1000
     polled = await _poll_stale_runs(ctx, cutoff, deadline)
     healed = await _heal_batches(ctx, cutoff, deadline)
-    log.info("reconcile runs=%d batches=%d", polled, healed)
-    return {"runs": polled, "batches": healed}
+    log.info("reconcile groups=%d runs=%d batches=%d", groups, polled, healed)
+    return {"groups": groups, "runs": polled, "batches": healed}
 
 
 async def _poll_stale_runs(ctx: dict[str, Any], cutoff: int, deadline: float) -> int:
