@@ -39,7 +39,7 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     redis = connect(settings.redis_url)
     app[REDIS] = redis
     app[SINK] = EventSink(redis, settings.event_dedupe_ttl_seconds)
-    app[RUNS] = RunStore(redis, settings.run_history_limit)
+    app[RUNS] = RunStore(redis, settings.run_history_limit, settings.retention_ms)
     yield
     await app[SINK].close()
     await redis.aclose()

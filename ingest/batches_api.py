@@ -57,7 +57,8 @@ async def list_batches(request: web.Request) -> web.Response:
     """The most recent batches, newest first (offset cursor)."""
     require_api_key(request)
     cursor = request.query.get("cursor", "0")
-    if not cursor.isdigit():
+    # ASCII digits only ("²".isdigit() is true), and an offset Redis can take.
+    if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 12):
         raise InvalidRequest(
             "cursor must be the nextCursor of a previous page", code="invalid_cursor"
         )
@@ -90,7 +91,7 @@ async def list_batch_runs(request: web.Request) -> web.Response:
 def _limit(raw: str | None, default: int = DEFAULT_LIMIT) -> int:
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
         raise InvalidRequest(
             f"limit must be an integer from 1 to {MAX_LIMIT}", code="invalid_limit"
         )

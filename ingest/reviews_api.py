@@ -18,7 +18,7 @@ async def list_reviews(request: web.Request) -> web.Response:
     raw = request.query.get("limit")
     limit = DEFAULT_LIMIT
     if raw is not None:
-        if not raw.isdigit() or not 1 <= int(raw) <= reviews.MAX_LIMIT:
+        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= reviews.MAX_LIMIT:
             raise InvalidRequest(
                 f"limit must be an integer from 1 to {reviews.MAX_LIMIT}", code="invalid_limit"
             )

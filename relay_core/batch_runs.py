@@ -39,7 +39,7 @@ def parse_status(raw: str | None) -> str | None:
 def parse_cursor(raw: str | None) -> int:
     if raw is None or raw == "":
         return 0
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 12):
         raise InvalidRequest(
             "cursor must be a cursor returned by a previous page", code="invalid_cursor"
         )

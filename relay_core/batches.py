@@ -17,7 +17,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
-from relay_core import batch_lua, keys, queue
+from relay_core import batch_lua, keys, queue, runmap
 from relay_core.errors import Conflict, NotFound
 from relay_core.models import BatchAccepted, BatchRequest
 from relay_core.status import BATCH_COUNTED
@@ -191,6 +191,35 @@ async def load(redis: Redis, batch_id: str) -> dict[str, str]:
     return {k.decode(): v.decode() for k, v in raw.items()}
 
 
+def all_keys(batch_id: str, files: int, chunks: int) -> list[str]:
+    """Every key a batch owns (its entries in shared indexes aside)."""
+    own = [
+        keys.batch(batch_id),
+        keys.batch_files(batch_id),
+        keys.batch_errors(batch_id),
+        keys.batch_run_files(batch_id),
+        keys.batch_parked(batch_id),
+        keys.batch_platform_batches(batch_id),
+    ]
+    own += [keys.batch_chunk(batch_id, n) for n in range(chunks)]
+    return own + (runmap.keys_of(batch_id, 0, files) if files > 0 else [])
+
+
+async def expire_finished(redis: Redis, batch_id: str, retention_ms: int) -> bool:
+    """Let a completed or cancelled batch expire with its keys after the retention (0: kept)."""
+    if retention_ms <= 0:
+        return False
+    raw = await redis.hmget(keys.batch(batch_id), ["completedAt", "files", "chunks"])  # type: ignore[misc]
+    if raw[0] is None:
+        return False  # still open: open work never expires
+    files, chunks = int(raw[1] or 0), int(raw[2] or 0)
+    async with redis.pipeline(transaction=False) as pipe:
+        for key in all_keys(batch_id, files, chunks):
+            pipe.pexpire(key, retention_ms)
+        await pipe.execute()
+    return True
+
+
 async def recent(redis: Redis, limit: int, offset: int) -> tuple[list[dict[str, Any]], int | None]:
     """The most recent batches first (the dashboard's list), and the offset of the next page."""
     ids = await redis.zrevrange(keys.BATCH_INDEX, offset, offset + limit)
@@ -204,6 +233,9 @@ async def recent(redis: Redis, limit: int, offset: int) -> tuple[list[dict[str, 
         for batch_id, raw in zip(page, raws, strict=True)
         if raw and b"files" in raw
     ]
+    expired = [b for b, raw in zip(page, raws, strict=True) if not raw]
+    if expired:
+        await redis.zrem(keys.BATCH_INDEX, *expired)  # past their retention: out of the listing
     return views, (offset + limit if len(ids) > limit else None)
 
 

@@ -25,7 +25,8 @@ end
 
 # KEYS: run, batch, the file's runmap bucket, completion job key, arq queue, open runs (optional)
 # ARGV: status ('' = no status change), eventId, now ms, history limit, fields (JSON object of
-#       hash fields to set), run id, file index ('' = not a relay batch run), job bytes, job id
+#       hash fields to set), run id, file index ('' = not a relay batch run), job bytes, job id,
+#       retention ms of a terminal run (0 = kept)
 APPLY_RUN = (
     _COMPLETE_CHECK
     + """
@@ -49,6 +50,10 @@ redis.call('HSETNX', rkey, 'f', now)
 if KEYS[6] then
   if RANK[new] == 4 then redis.call('ZREM', KEYS[6], ARGV[6])
   else redis.call('ZADD', KEYS[6], now, ARGV[6]) end
+end
+-- A run is kept while open and for the retention once terminal (status never moves back).
+if RANK[new] == 4 and tonumber(ARGV[10] or '0') > 0 then
+  redis.call('PEXPIRE', rkey, ARGV[10])
 end
 local review_done = 0
 if new == 'NEEDS_REVIEW' then redis.call('HSET', rkey, 'nr', '1') end

@@ -45,9 +45,10 @@ class ApplyResult:
 
 
 class RunStore:
-    def __init__(self, redis: Redis, history_limit: int = 20) -> None:
+    def __init__(self, redis: Redis, history_limit: int = 20, retention_ms: int = 0) -> None:
         self.redis = redis
         self.history_limit = history_limit
+        self.retention_ms = retention_ms  # 0: terminal runs never expire
         self._sha = hashlib.sha1(lua.APPLY_RUN.encode()).hexdigest()  # noqa: S324 (Redis's id)
 
     def queue_apply(self, pipe: Any, update: RunUpdate, event_id: str, now_ms: int) -> None:
@@ -73,6 +74,7 @@ class RunStore:
             "" if file_index is None else str(file_index),
             job,
             job_id,
+            self.retention_ms,
         ]
         # evalsha directly: a pipeline holding Script objects costs a SCRIPT EXISTS per execute.
         pipe.evalsha(self._sha, len(run_keys), *run_keys, *args)
@@ -115,7 +117,7 @@ def relay_file(metadata: dict[str, Any]) -> tuple[str | None, int | None]:
     batch_id, index = metadata.get(META_BATCH), metadata.get(META_FILE)
     if not isinstance(batch_id, str) or not batch_id:
         return None, None
-    if isinstance(index, str) and index.isdigit():
+    if isinstance(index, str) and index.isascii() and index.isdigit():
         index = int(index)
     return (batch_id, index) if isinstance(index, int) and index >= 0 else (None, None)
 
@@ -140,7 +142,8 @@ def _metadata(h: dict[str, str]) -> dict[str, Any]:
     for key, short in _RELAY_META.items():
         if short in h:
             value = h[short]
-            numeric = key != META_BATCH and value.lstrip("-").isdigit()
+            digits = value.removeprefix("-")
+            numeric = key != META_BATCH and digits.isascii() and digits.isdigit()
             metadata[key] = int(value) if numeric else value
     return metadata
 
@@ -148,7 +151,7 @@ def _metadata(h: dict[str, str]) -> dict[str, Any]:
 def _history(h: dict[str, str]) -> list[dict[str, Any]]:
     entries = []
     for name, value in h.items():
-        if name[:1] == "h" and name[1:].isdigit():
+        if name[:1] == "h" and name[1:].isascii() and name[1:].isdigit():
             seq, status, rest = value.split("|", 2)
             event_id, _, at = rest.rpartition("|")
             entries.append((int(seq), {"status": status, "eventId": event_id, "at": _iso(int(at))}))

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
         3 * 24 * 3600, validation_alias="EVENT_DEDUPE_TTL_SECONDS", ge=60
     )
     run_history_limit: int = Field(20, validation_alias="RUN_HISTORY_LIMIT", ge=1, le=1000)
+    # Finished work (a terminal run, a completed batch) expires after this; open work never does.
+    # 0 keeps everything: a key's TTL costs Redis about 50 B (B4 measures both), so bounding
+    # memory is the operator's choice; the PaaS manifests set 30 days.
+    retention_days: int = Field(0, validation_alias="RETENTION_DAYS", ge=0, le=3650)
 
     extend_api_key: SecretStr | None = Field(None, validation_alias="EXTEND_API_KEY")
     extend_base_url: str = Field("https://api.extend.ai", validation_alias="EXTEND_BASE_URL")
@@ -112,6 +116,10 @@ class Settings(BaseSettings):
     @cached_property
     def webhook_secret_bytes(self) -> tuple[bytes, ...]:
         return tuple(s.encode() for s in self.extend_webhook_secrets)
+
+    @property
+    def retention_ms(self) -> int:
+        return self.retention_days * 86_400_000
 
     def require_webhook_secrets(self) -> None:
         if not self.extend_webhook_secrets:

@@ -93,7 +93,7 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
 
     async def startup(ctx: dict[str, Any]) -> None:
         ctx["settings"] = settings
-        ctx["runs"] = RunStore(ctx["redis"], settings.run_history_limit)
+        ctx["runs"] = RunStore(ctx["redis"], settings.run_history_limit, settings.retention_ms)
         await deploy_startup(ctx, rules)
         await fanout_startup(ctx, settings)
         await metrics_startup(ctx)

@@ -10,7 +10,7 @@ import logging
 import time
 from typing import Any
 
-from relay_core import keys, queue, reviews
+from relay_core import batches, keys, queue, reviews
 from relay_core.errors import InvalidEvent
 from relay_core.events import Envelope, RunUpdate, parse_envelope, run_update
 from worker.batch_events import fetch_signed_payloads, resolve_run_files
@@ -79,5 +79,6 @@ async def batch_completed(raw_ctx: dict[str, Any], batch_id: str) -> dict[str, s
     """
     ctx = ctx_of(raw_ctx)
     claimed = await fire_batch_triggers(ctx["redis"], rules_of(raw_ctx), batch_id)
+    await batches.expire_finished(ctx["redis"], batch_id, ctx["settings"].retention_ms)
     log.info("batch_completed batch=%s deploys=%d try=%d", batch_id, claimed, ctx["job_try"])
     return {"batchId": batch_id}

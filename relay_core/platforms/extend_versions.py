@@ -74,7 +74,9 @@ def _unwrap(answer: Any, key: str) -> dict[str, Any]:
 
 def _number(version: dict[str, Any]) -> int:
     raw = version.get("version")
-    return int(raw) if isinstance(raw, str | int) and str(raw).isdigit() else 0
+    return (
+        int(raw) if isinstance(raw, str | int) and str(raw).isascii() and str(raw).isdigit() else 0
+    )
 
 
 def _max_number(versions: list[dict[str, Any]]) -> int:

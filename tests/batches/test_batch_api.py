@@ -86,3 +86,22 @@ async def test_producer_validates_like_the_api(settings: Settings, redis: Redis)
 
     with pytest.raises(InvalidRequest, match=r"files\[0\]\.url"):
         await producer.submit({**GOOD, "files": [{"url": "nope"}]})
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        # schemathesis found the first one: Redis refused the offset and the API answered 500.
+        "/v1/batches?cursor=2363675087236281375035503916499",
+        "/v1/batches?cursor=%C2%B2",  # "²": str.isdigit() says yes, int() says no
+        "/v1/batches?limit=%C2%B2",
+        "/v1/batches/rbatch_x/runs?cursor=%C2%B2",
+        "/v1/reviews?limit=%C2%B2",
+        "/v1/deploys?limit=%C2%B2",
+    ],
+)
+async def test_odd_numbers_in_queries_are_a_400(client: TestClient[Any, Any], path: str) -> None:
+    resp = await client.get(path, headers=auth())
+    assert resp.status in (400, 404), await resp.text()
+    body = await resp.json()
+    assert body["error"]["code"] in ("invalid_cursor", "invalid_limit", "not_found")
