@@ -74,7 +74,12 @@ async def _heal_batches(ctx: dict[str, Any], cutoff: int, deadline: float) -> in
         ):
             await redis.srem(keys.BATCHES_OPEN, batch_id)
             continue
-        healed += await _heal_batch(ctx, batch_id, cutoff)
+        try:
+            healed += await _heal_batch(ctx, batch_id, cutoff)
+        except PlatformError as exc:
+            # One batch the platform will not answer for must not starve the batches after it
+            # (the pass walks them in the same order every minute): try it again next pass.
+            log.warning("reconcile batch=%s skipped this pass: %s", batch_id, exc)
     return healed
 
 

@@ -8,7 +8,7 @@ import time
 import pytest
 from redis.asyncio import Redis
 
-from relay_core import queue
+from relay_core import keys, queue
 from tests.batches.support import files, sandbox_config, stack, wait_for
 from worker import fanout
 
@@ -162,3 +162,45 @@ async def test_cancel_stops_unsent_chunks_and_cancels_runs(redis_url: str, redis
         assert view["unsent"] > 0 and view["runs"]["CANCELLED"] + view["unsent"] == 50
         status, again = await st.call("POST", f"/v1/batches/{batch_id}/cancel")
         assert status == 200 and again["outcome"] in ("already_cancelled", "already_completed")
+
+
+async def test_a_platform_that_will_not_list_does_not_stop_the_reconcile_pass(
+    redis_url: str, redis: Redis
+) -> None:
+    config = sandbox_config(webhooks={"p_drop": 1.0})  # every event lost: only reconcile heals
+    async with stack(redis_url, config, RECONCILE_AFTER_SECONDS=1) as st:
+        st.start_worker()
+        batch_ids = [await st.submit(files(20), chunkSize=10) for _ in range(2)]
+
+        async def sent() -> bool:
+            views = [await st.batch(b) for b in batch_ids]
+            return all(v["chunks"]["submitted"] == 2 for v in views)
+
+        await wait_for(sent)
+        faults = {"p_500": 1.0, "only_paths": ["/workflow_runs"], "only_methods": ["GET"]}
+        await st.sandbox("POST", "/_sandbox/config", {"faults": faults})
+
+        async def due() -> bool:
+            """Every chunk settled over RECONCILE_AFTER_SECONDS ago: the pass will ask."""
+            settled = [
+                int(await redis.hget(keys.batch_chunk(b, n), "settledAt") or 0)
+                for b in batch_ids
+                for n in range(2)
+            ]
+            return max(settled) < queue.now_ms() - 1100
+
+        await wait_for(due)
+        pool = await queue.arq_pool(st.settings.redis_url)
+        try:
+            job = await pool.enqueue_job(queue.RECONCILE)
+            assert job is not None
+            # The pass ends (each batch skipped with a warning) instead of failing at the first.
+            assert (await job.result(timeout=30))["batches"] == 0
+            await st.sandbox("POST", "/_sandbox/config", {"faults": {"p_500": 0.0}})
+            deadline = time.monotonic() + 30
+            while not all([(await st.batch(b))["completedAt"] for b in batch_ids]):
+                assert time.monotonic() < deadline
+                await pool.enqueue_job(queue.RECONCILE)
+                await st.sleep_a_little()
+        finally:
+            await pool.aclose()
