@@ -118,14 +118,14 @@ class Stack:
 
     async def stop_workers(self) -> None:
         for worker, _ in self.workers:
-            worker.allow_pick_jobs = False  # let running jobs finish: a cut job leaks sockets
+            # Stop the way a burst worker stops: after the poll iteration under way, once its
+            # running jobs end. Cancelling the poll loop instead could cut arq's WATCH pipeline
+            # in start_jobs and leak its connection (an unclosed-Pipeline ResourceWarning).
+            worker.allow_pick_jobs = False
+            worker.burst = True
+            worker.max_burst_jobs = 0
         for worker, task in self.workers:
-            # Stop polling first so no job can start after we waited for the running ones;
-            # arq's close() cancels whatever still runs, and a cancelled request leaks its socket.
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            while running := [t for t in worker.tasks.values() if not t.done()]:
-                await asyncio.gather(*running, return_exceptions=True)
+            await asyncio.wait_for(task, 60)
             await worker.close()
         self.workers.clear()
 
