@@ -89,6 +89,8 @@ class PlatformClient:
                 params=params,
                 headers=headers,
                 timeout=self.timeout,
+                # A bodiless write claims no content type (aiohttp would label it octet-stream).
+                skip_auto_headers=("Content-Type",) if data is None else (),
             ) as resp:
                 raw = await resp.read()
                 status, resp_headers = resp.status, resp.headers
