@@ -18,6 +18,7 @@ from ingest.responses import json_response
 from relay_core import batch_runs, batches, deploys
 from relay_core import models as m
 from relay_core.errors import InvalidRequest
+from relay_core.params import is_digits, parse_limit
 from relay_core.producer import Producer
 
 DEFAULT_LIMIT = 100
@@ -57,13 +58,12 @@ async def list_batches(request: web.Request) -> web.Response:
     """The most recent batches, newest first (offset cursor)."""
     require_api_key(request)
     cursor = request.query.get("cursor", "0")
-    # ASCII digits only ("²".isdigit() is true), and an offset Redis can take.
-    if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 12):
+    if not is_digits(cursor, max_len=12):  # an offset Redis can take
         raise InvalidRequest(
             "cursor must be the nextCursor of a previous page", code="invalid_cursor"
         )
     views, next_offset = await batches.recent(
-        request.app[REDIS], _limit(request.query.get("limit"), 20), int(cursor)
+        request.app[REDIS], parse_limit(request.query.get("limit"), 20, MAX_LIMIT), int(cursor)
     )
     return json_response(
         {"batches": views, "nextCursor": None if next_offset is None else str(next_offset)}
@@ -83,19 +83,9 @@ async def list_batch_runs(request: web.Request) -> web.Response:
         int(found["files"]),
         status=batch_runs.parse_status(query.get("status")),
         cursor=batch_runs.parse_cursor(query.get("cursor")),
-        limit=_limit(query.get("limit")),
+        limit=parse_limit(query.get("limit"), DEFAULT_LIMIT, MAX_LIMIT),
     )
     return json_response({"runs": page.items, "nextCursor": page.next_cursor})
-
-
-def _limit(raw: str | None, default: int = DEFAULT_LIMIT) -> int:
-    if raw is None:
-        return default
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
-        raise InvalidRequest(
-            f"limit must be an integer from 1 to {MAX_LIMIT}", code="invalid_limit"
-        )
-    return int(raw)
 
 
 async def cancel_batch(request: web.Request) -> web.Response:

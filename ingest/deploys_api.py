@@ -20,6 +20,7 @@ from ingest.responses import json_response
 from relay_core import deploy_query, deploys
 from relay_core.deploys import Subject
 from relay_core.errors import InvalidRequest, NotFound
+from relay_core.params import parse_limit
 from relay_core.rules import Rule
 
 DEFAULT_LIMIT = 50
@@ -35,19 +36,9 @@ async def list_deploys(request: web.Request) -> web.Response:
         rule=query.get("rule") or None,
         status=query.get("status") or None,
         cursor=query.get("cursor") or None,
-        limit=_limit(query.get("limit")),
+        limit=parse_limit(query.get("limit"), DEFAULT_LIMIT, MAX_LIMIT),
     )
     return json_response({"deploys": page.items, "nextCursor": page.next_cursor})
-
-
-def _limit(raw: str | None) -> int:
-    if raw is None:
-        return DEFAULT_LIMIT
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
-        raise InvalidRequest(
-            f"limit must be an integer from 1 to {MAX_LIMIT}", code="invalid_limit"
-        )
-    return int(raw)
 
 
 async def get_deploy(request: web.Request) -> web.Response:

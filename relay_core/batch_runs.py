@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from relay_core import keys, runmap
 from relay_core.errors import InvalidRequest
+from relay_core.params import is_digits
 from relay_core.status import RANK
 
 SCAN_WINDOW = 2000
@@ -39,7 +40,7 @@ def parse_status(raw: str | None) -> str | None:
 def parse_cursor(raw: str | None) -> int:
     if raw is None or raw == "":
         return 0
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 12):
+    if not is_digits(raw, max_len=12):
         raise InvalidRequest(
             "cursor must be a cursor returned by a previous page", code="invalid_cursor"
         )

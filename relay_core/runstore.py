@@ -12,6 +12,7 @@ from redis.exceptions import NoScriptError
 
 from relay_core import keys, lua, queue, runmap
 from relay_core.events import RunUpdate
+from relay_core.params import is_digits
 
 # Metadata keys workflow-relay adds to every run it submits, so each event maps to its file.
 META_BATCH = "relayBatchId"
@@ -117,7 +118,7 @@ def relay_file(metadata: dict[str, Any]) -> tuple[str | None, int | None]:
     batch_id, index = metadata.get(META_BATCH), metadata.get(META_FILE)
     if not isinstance(batch_id, str) or not batch_id:
         return None, None
-    if isinstance(index, str) and index.isascii() and index.isdigit():
+    if isinstance(index, str) and is_digits(index):
         index = int(index)
     return (batch_id, index) if isinstance(index, int) and index >= 0 else (None, None)
 
@@ -142,8 +143,7 @@ def _metadata(h: dict[str, str]) -> dict[str, Any]:
     for key, short in _RELAY_META.items():
         if short in h:
             value = h[short]
-            digits = value.removeprefix("-")
-            numeric = key != META_BATCH and digits.isascii() and digits.isdigit()
+            numeric = key != META_BATCH and is_digits(value.removeprefix("-"))
             metadata[key] = int(value) if numeric else value
     return metadata
 
@@ -151,7 +151,7 @@ def _metadata(h: dict[str, str]) -> dict[str, Any]:
 def _history(h: dict[str, str]) -> list[dict[str, Any]]:
     entries = []
     for name, value in h.items():
-        if name[:1] == "h" and name[1:].isascii() and name[1:].isdigit():
+        if name[:1] == "h" and is_digits(name[1:]):
             seq, status, rest = value.split("|", 2)
             event_id, _, at = rest.rpartition("|")
             entries.append((int(seq), {"status": status, "eventId": event_id, "at": _iso(int(at))}))

@@ -12,6 +12,8 @@ import hmac
 import time
 from collections.abc import Mapping, Sequence
 
+from relay_core.params import is_digits
+
 TIMESTAMP_HEADER = "x-extend-request-timestamp"
 SIGNATURE_HEADER = "x-extend-request-signature"
 MAX_FUTURE_SKEW_SECONDS = 60
@@ -61,7 +63,7 @@ def verify(
 
 
 def _check_timestamp(raw: str, max_age_seconds: int, now: float) -> None:
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
+    if not is_digits(raw, max_len=12):
         raise SignatureError("timestamp is not a Unix time in seconds")
     age = int(now) - int(raw)
     if age > max_age_seconds:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from relay_core.params import is_digits
 from relay_core.platforms.deployer import Facts, Outcome, render
 from relay_core.platforms.http import PlatformClient
 from relay_core.rules import ExtendDeploy
@@ -74,9 +75,7 @@ def _unwrap(answer: Any, key: str) -> dict[str, Any]:
 
 def _number(version: dict[str, Any]) -> int:
     raw = version.get("version")
-    return (
-        int(raw) if isinstance(raw, str | int) and str(raw).isascii() and str(raw).isdigit() else 0
-    )
+    return int(raw) if isinstance(raw, str | int) and is_digits(str(raw)) else 0
 
 
 def _max_number(versions: list[dict[str, Any]]) -> int:

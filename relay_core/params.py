@@ -1,0 +1,22 @@
+"""Numbers that arrive as text (query parameters, metadata, stored fields), read one way.
+
+`str.isdigit()` alone accepts "²" and "١", which `int()` then refuses or reads unexpectedly,
+so every such check is ASCII digits only, with a bound on length where the number must fit.
+"""
+
+from __future__ import annotations
+
+from relay_core.errors import InvalidRequest
+
+
+def is_digits(raw: str, max_len: int | None = None) -> bool:
+    return raw.isascii() and raw.isdigit() and (max_len is None or len(raw) <= max_len)
+
+
+def parse_limit(raw: str | None, default: int, maximum: int) -> int:
+    """A page size from 1 to `maximum`; `default` when absent."""
+    if raw is None:
+        return default
+    if not is_digits(raw) or not 1 <= int(raw) <= maximum:
+        raise InvalidRequest(f"limit must be an integer from 1 to {maximum}", code="invalid_limit")
+    return int(raw)
