@@ -44,14 +44,18 @@ class EventSink:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bool] = loop.create_future()
         self._pending.append((event_id, body, future))
-        if not self._kick_scheduled and len(self._in_flight) < self.MAX_IN_FLIGHT:
-            self._kick_scheduled = True
-            loop.call_soon(self._kick)
+        self._schedule_kick()
         return await future
 
     async def close(self) -> None:
         while self._in_flight:
             await asyncio.wait(set(self._in_flight))
+
+    def _schedule_kick(self) -> None:
+        """Send what is pending on the next loop tick, if a group may leave now."""
+        if self._pending and not self._kick_scheduled and len(self._in_flight) < self.MAX_IN_FLIGHT:
+            self._kick_scheduled = True
+            asyncio.get_running_loop().call_soon(self._kick)
 
     def _kick(self) -> None:
         self._kick_scheduled = False
@@ -64,9 +68,7 @@ class EventSink:
 
     def _landed(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
-        if self._pending and not self._kick_scheduled:
-            self._kick_scheduled = True
-            asyncio.get_running_loop().call_soon(self._kick)
+        self._schedule_kick()
 
     async def _flush(self, group: list[_Item]) -> None:
         try:

@@ -202,7 +202,7 @@ def all_keys(batch_id: str, files: int, chunks: int) -> list[str]:
         keys.batch_platform_batches(batch_id),
     ]
     own += [keys.batch_chunk(batch_id, n) for n in range(chunks)]
-    return own + (runmap.keys_of(batch_id, 0, files) if files > 0 else [])
+    return own + runmap.keys_of(batch_id, 0, files)
 
 
 async def expire_finished(redis: Redis, batch_id: str, retention_ms: int) -> bool:

@@ -26,9 +26,10 @@ def key_of(batch_id: str, index: int) -> str:
 
 
 def keys_of(batch_id: str, start: int, end: int) -> list[str]:
-    """The bucket keys covering file indexes [start, end), in order."""
-    last = bucket_of(max(start, end - 1))
-    return [keys.batch_runs(batch_id, b) for b in range(bucket_of(start), last + 1)]
+    """The bucket keys covering file indexes [start, end), in order (none for an empty range)."""
+    if end <= start:
+        return []
+    return [keys.batch_runs(batch_id, b) for b in range(bucket_of(start), bucket_of(end - 1) + 1)]
 
 
 async def run_ids(redis: Redis, batch_id: str, indexes: Sequence[int]) -> list[bytes | None]:
@@ -51,7 +52,7 @@ async def run_ids(redis: Redis, batch_id: str, indexes: Sequence[int]) -> list[b
 async def all_run_ids(redis: Redis, batch_id: str, files: int) -> list[str]:
     """Every run id the batch's files got (a file's first run only)."""
     async with redis.pipeline(transaction=False) as pipe:
-        for bucket in range(bucket_of(files - 1) + 1 if files > 0 else 0):
-            pipe.hvals(keys.batch_runs(batch_id, bucket))
+        for key in keys_of(batch_id, 0, files):
+            pipe.hvals(key)
         answers = await pipe.execute()
     return [run_id.decode() for values in answers for run_id in values]

@@ -15,10 +15,10 @@ import logging
 import time
 from typing import Any
 
-from relay_core import keys, queue, runmap
+from relay_core import keys, queue
 from relay_core.platforms.extend_runs import V2026
 from relay_core.platforms.http import PlatformError
-from worker.chunkstate import SETTLED, load_batch, load_chunk
+from worker.chunkstate import SETTLED, load_batch, load_chunk, unresolved
 from worker.fanout_ctx import extend_of, limiter_of
 from worker.lookup import get_run
 from worker.record import record, run_update
@@ -118,12 +118,7 @@ async def _unreported(ctx: dict[str, Any], batch_id: str, n: int, cutoff: int) -
         return 0
     chunk = await load_chunk(redis, batch_id, n)
     assert chunk is not None
-    fields = [str(i) for i in chunk.indexes]
-    runs_known, errors = (
-        await runmap.run_ids(redis, batch_id, chunk.indexes),
-        await redis.hmget(keys.batch_errors(batch_id), fields),
-    )
-    if all(r is not None or e is not None for r, e in zip(runs_known, errors, strict=True)):
+    if not await unresolved(redis, chunk):
         return 0
     params = {"batchId": platform_batch.decode(), "maxPageSize": "1000"}
     updates = []
