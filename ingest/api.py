@@ -27,7 +27,7 @@ Body = type[BaseModel] | None
 # Each auth's error statuses, added to every route's documented answers.
 _AUTH_ERRORS: dict[str, tuple[int, ...]] = {
     "none": (),
-    "bearer": (401,),
+    "bearer": (401, 403),
     "webhook": (400, 401, 413, 503),
     "metrics": (401,),
 }

@@ -6,11 +6,12 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from ingest.appkeys import REDIS, RULES, RUNS, SETTINGS, SINK
+from ingest.appkeys import API_KEYS, REDIS, RULES, RUNS, SETTINGS, SINK
 from ingest.metrics_api import flusher_ctx
 from ingest.responses import error_middleware
 from ingest.routes import add_routes
 from ingest.sink import EventSink
+from relay_core.apikeys import parse_keys
 from relay_core.redis import connect
 from relay_core.rules import load_rules
 from relay_core.runstore import RunStore
@@ -24,9 +25,15 @@ def create_app(settings: Settings | None = None) -> web.Application:
     rules = load_rules(settings)  # an invalid rules file stops the web process too
     app = web.Application(
         middlewares=[error_middleware],
-        client_max_size=max(settings.webhook_max_body_bytes, settings.api_max_body_bytes) + 1,
+        client_max_size=max(
+            settings.webhook_max_body_bytes,
+            settings.api_max_body_bytes,
+            settings.batch_max_body_bytes,
+        )
+        + 1,
     )
     app[SETTINGS] = settings
+    app[API_KEYS] = parse_keys(settings.relay_api_keys)  # a bad entry stops the process here
     app[RULES] = rules
     app.cleanup_ctx.append(_redis_ctx)
     app.cleanup_ctx.append(flusher_ctx)  # after Redis: stopped (and flushed) before it closes

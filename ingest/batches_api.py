@@ -9,17 +9,20 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
-import orjson
 from aiohttp import web
 
 from ingest.appkeys import REDIS, SETTINGS
 from ingest.auth import require_api_key
 from ingest.responses import json_response
-from relay_core import batch_runs, batches, deploys
+from ingest.webhooks import read_body
+from relay_core import batch_runs, batches, deploys, queue
 from relay_core import models as m
 from relay_core.errors import InvalidRequest
+from relay_core.intake import parse_batch_body
 from relay_core.params import is_digits, parse_limit
 from relay_core.producer import Producer
+from relay_core.ratelimit import Limits
+from relay_core.scheduler import share
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -27,28 +30,34 @@ MAX_LIMIT = 1000
 
 async def create_batch(request: web.Request) -> web.Response:
     """Submit a batch of files to one workflow."""
-    key = require_api_key(request)
-    try:
-        body = orjson.loads(await request.read())
-    except orjson.JSONDecodeError:
-        raise InvalidRequest("body must be a JSON object") from None
-    producer = Producer(request.app[REDIS], request.app[SETTINGS])
-    scope = hashlib.sha256(key.encode()).hexdigest()[:16]
+    key = require_api_key(request, "submit")
+    settings = request.app[SETTINGS]
+    # Big bodies are parsed and validated in slices (relay_core.intake): the loop keeps
+    # answering webhooks while a 100,000-file batch comes in.
+    raw = await read_body(request, settings.batch_max_body_bytes)
+    body = await parse_batch_body(raw, settings.batch_max_files)
+    producer = Producer(request.app[REDIS], settings)
+    scope = hashlib.sha256(key.secret).hexdigest()[:16]
     accepted, created = await producer.submit_once(
-        body, idempotency_key=request.headers.get("Idempotency-Key"), scope=scope
+        body,
+        idempotency_key=request.headers.get("Idempotency-Key"),
+        scope=scope,
+        producer=key.name,
     )
     return json_response(accepted.model_dump(), status=202 if created else 200)
 
 
 async def get_batch(request: web.Request) -> web.Response:
-    """A batch's state and counters."""
-    require_api_key(request)
+    """A batch's state and counters, with its share of the limit and ETA."""
+    require_api_key(request, "read")
     batch_id = request.match_info["batch_id"]
     redis = request.app[REDIS]
     found = await batches.load(redis, batch_id)
+    limits = Limits.of(request.app[SETTINGS])
+    part, eta = await share.of_batch(redis, limits, batch_id, queue.now_ms())
     return json_response(
         {
-            **batches.view(batch_id, found),
+            **batches.view(batch_id, found, part, eta),
             "deploys": await deploys.list_for_subject(redis, batch_id),
         }
     )
@@ -56,7 +65,7 @@ async def get_batch(request: web.Request) -> web.Response:
 
 async def list_batches(request: web.Request) -> web.Response:
     """The most recent batches, newest first (offset cursor)."""
-    require_api_key(request)
+    require_api_key(request, "read")
     cursor = request.query.get("cursor", "0")
     if not is_digits(cursor, max_len=12):  # an offset Redis can take
         raise InvalidRequest(
@@ -72,7 +81,7 @@ async def list_batches(request: web.Request) -> web.Response:
 
 async def list_batch_runs(request: web.Request) -> web.Response:
     """A batch's files in order, each with its run or why it has none."""
-    require_api_key(request)
+    require_api_key(request, "read")
     batch_id = request.match_info["batch_id"]
     redis = request.app[REDIS]
     found = await batches.load(redis, batch_id)
@@ -84,13 +93,14 @@ async def list_batch_runs(request: web.Request) -> web.Response:
         status=batch_runs.parse_status(query.get("status")),
         cursor=batch_runs.parse_cursor(query.get("cursor")),
         limit=parse_limit(query.get("limit"), DEFAULT_LIMIT, MAX_LIMIT),
+        cut_at=int(found["cutAt"]) if "cutAt" in found else None,
     )
     return json_response({"runs": page.items, "nextCursor": page.next_cursor})
 
 
 async def cancel_batch(request: web.Request) -> web.Response:
     """Cancel a batch: unsent chunks stop, its PENDING/PROCESSING runs are cancelled."""
-    require_api_key(request)
+    require_api_key(request, "submit")
     batch_id = request.match_info["batch_id"]
     redis = request.app[REDIS]
     outcome = await batches.cancel(redis, batch_id)
@@ -109,7 +119,7 @@ def add_batch_routes(add: Callable[..., None]) -> None:
         m.BatchAccepted,
         status=202,
         body=m.BatchRequest,
-        errors=(400, 409),
+        errors=(400, 409, 413),
     )
     add(
         "GET /v1/batches",

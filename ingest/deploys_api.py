@@ -29,7 +29,7 @@ _SUBJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")
 
 
 async def list_deploys(request: web.Request) -> web.Response:
-    require_api_key(request)
+    require_api_key(request, "read")
     query = request.query
     page = await deploy_query.list_deploys(
         request.app[REDIS],
@@ -42,7 +42,7 @@ async def list_deploys(request: web.Request) -> web.Response:
 
 
 async def get_deploy(request: web.Request) -> web.Response:
-    require_api_key(request)
+    require_api_key(request, "read")
     did = request.match_info["deploy_id"]
     found = await deploys.get(request.app[REDIS], did)
     if found is None:
@@ -51,7 +51,7 @@ async def get_deploy(request: web.Request) -> web.Response:
 
 
 async def list_rules(request: web.Request) -> web.Response:
-    require_api_key(request)
+    require_api_key(request, "read")
     return json_response({"rules": [rule_summary(r) for r in request.app[RULES]]})
 
 
@@ -70,7 +70,7 @@ def rule_summary(rule: Rule) -> dict[str, Any]:
 
 async def deploy_rule(request: web.Request) -> web.Response:
     """POST /v1/rules/{name}/deploy: body `{"subject": "<run or batch id>"}` is optional."""
-    require_api_key(request)
+    require_api_key(request, "deploy")
     name = request.match_info["name"]
     rule = request.app[RULES].get(name)
     if rule is None:

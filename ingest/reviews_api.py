@@ -14,6 +14,6 @@ DEFAULT_LIMIT = 50
 
 
 async def list_reviews(request: web.Request) -> web.Response:
-    require_api_key(request)
+    require_api_key(request, "read")
     limit = parse_limit(request.query.get("limit"), DEFAULT_LIMIT, reviews.MAX_LIMIT)
     return json_response({"runs": await reviews.waiting(request.app[REDIS], limit)})

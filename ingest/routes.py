@@ -10,6 +10,7 @@ from ingest import api, deploys_api, health, metrics_api, openapi, reviews_api, 
 from ingest import schemas as s
 from ingest.batches_api import add_batch_routes
 from ingest.dashboard import add_dashboard
+from ingest.scheduler_api import add_scheduler_routes
 
 
 def add_routes(app: web.Application) -> None:
@@ -26,6 +27,7 @@ def add_routes(app: web.Application) -> None:
     )
     add("GET /v1/runs/{run_id}", runs_api.get_run, "run", s.RunView, errors=(404,))
     add_batch_routes(add)
+    add_scheduler_routes(add)
     add(
         "GET /v1/reviews",
         reviews_api.list_reviews,

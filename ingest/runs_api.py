@@ -11,7 +11,7 @@ from relay_core.errors import NotFound
 
 
 async def get_run(request: web.Request) -> web.Response:
-    require_api_key(request)
+    require_api_key(request, "read")
     run_id = request.match_info["run_id"]
     run = await request.app[RUNS].get(run_id)
     if run is None:

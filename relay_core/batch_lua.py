@@ -11,6 +11,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from relay_core.lua import _COMPLETE_CHECK
+from relay_core.scheduler.lua import STATE_LIB
 
 
 async def run(
@@ -66,7 +67,9 @@ if mode ~= 'files' then
   local v = redis.call('HMGET', bkey, 'chunks', 'chunksSubmitted', 'chunksFailed',
     'chunksCancelled', 'state')
   local settled = (tonumber(v[2]) or 0) + (tonumber(v[3]) or 0) + (tonumber(v[4]) or 0)
-  if settled >= tonumber(v[1]) and v[5] == 'submitting' then
+  local left = redis.call('HMGET', bkey, 'files', 'next')
+  if settled >= tonumber(v[1]) and tonumber(left[2] or left[1]) >= tonumber(left[1])
+      and v[5] == 'submitting' then
     redis.call('HSET', bkey, 'state', 'running')
   end
 end
@@ -87,19 +90,36 @@ redis.call('HINCRBY', KEYS[2], 'sends', 1)
 return 'sending'
 """
 
-# KEYS: batch, completion job key, arq queue, cancel job key
-# ARGV: now ms, cancel job bytes, cancel job id
-CANCEL = """
-local v = redis.call('HMGET', KEYS[1], 'state', 'completedAt')
+# KEYS: batch, completion job key, arq queue, cancel job key, levels, open batches
+# ARGV: now ms, cancel job bytes, cancel job id, level prefix, default priority,
+#       completion job bytes, completion job id
+# Cancel: out of the schedule, and the files never scheduled count as unsent at once (no chunk
+# will ever settle them), which may complete the batch in this very step.
+CANCEL = (
+    _COMPLETE_CHECK
+    + STATE_LIB
+    + """
+local v = redis.call('HMGET', KEYS[1], 'state', 'completedAt', 'files', 'next')
 if not v[1] then return -1 end
 if v[2] then return 0 end
 if v[1] == 'cancelled' then return 1 end
-redis.call('HSET', KEYS[1], 'state', 'cancelled', 'cancelledAt', ARGV[1])
+local b = string.match(KEYS[1], '([^:]+)$')
+local lv, u, w = sched_place(KEYS[1], ARGV[5])
+sched_leave(KEYS[5], ARGV[4], lv, u, b, w)
+local files = tonumber(v[3])
+local nxt = tonumber(v[4]) or files
+redis.call('HSET', KEYS[1], 'state', 'cancelled', 'cancelledAt', ARGV[1], 'cutAt', nxt,
+  'next', files)
+redis.call('HINCRBY', KEYS[1], 'unsent', files - nxt)
 if redis.call('SET', KEYS[4], ARGV[2], 'NX', 'PX', 86400000) then
   redis.call('ZADD', KEYS[3], ARGV[1], ARGV[3])
 end
+if complete_check(KEYS[1], KEYS[2], KEYS[3], ARGV[6], ARGV[7], ARGV[1]) == 1 then
+  redis.call('SREM', KEYS[6], b)
+end
 return 2
 """
+)
 
 # KEYS: batch, run->file map, parked list. ARGV: run id, raw event body.
 # A 2025-04-21 event can arrive before the response that says which file its run is: park it,

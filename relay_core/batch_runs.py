@@ -48,8 +48,17 @@ def parse_cursor(raw: str | None) -> int:
 
 
 async def runs_page(
-    redis: Redis, batch_id: str, files: int, *, status: str | None, cursor: int, limit: int
+    redis: Redis,
+    batch_id: str,
+    files: int,
+    *,
+    status: str | None,
+    cursor: int,
+    limit: int,
+    cut_at: int | None = None,
 ) -> RunsPage:
+    """`cut_at`: a cancelled batch's first file never scheduled (it and those after it, with
+    neither run nor error, were never sent)."""
     end = min(files, cursor + (limit if status is None else max(limit, SCAN_WINDOW)))
     if cursor >= end:
         return RunsPage([], None)
@@ -62,7 +71,7 @@ async def runs_page(
     statuses = await _statuses(redis, [r.decode() for r in run_ids if r])
     items: list[dict[str, Any]] = []
     for offset, raw in enumerate(raw_files):
-        item = _item(cursor + offset, raw, run_ids[offset], errors[offset], statuses)
+        item = _item(cursor + offset, raw, run_ids[offset], errors[offset], statuses, cut_at)
         if status is None or item["status"] == status:
             items.append(item)
             if len(items) == limit:
@@ -82,7 +91,12 @@ async def _statuses(redis: Redis, run_ids: list[str]) -> dict[str, str]:
 
 
 def _item(
-    index: int, raw: bytes, run: bytes | None, error: bytes | None, statuses: dict[str, str]
+    index: int,
+    raw: bytes,
+    run: bytes | None,
+    error: bytes | None,
+    statuses: dict[str, str],
+    cut_at: int | None,
 ) -> dict[str, Any]:
     item: dict[str, Any] = {"fileIndex": index, "file": orjson.loads(raw), "runId": None}
     if run:
@@ -91,6 +105,8 @@ def _item(
     elif error:
         reason = orjson.loads(error)
         item.update(status=reason.get("status", "SUBMIT_FAILED"), error=reason.get("message"))
+    elif cut_at is not None and index >= cut_at:
+        item.update(status="UNSENT", error="the batch was cancelled before this file was sent")
     else:
         item["status"] = "WAITING"
     return item

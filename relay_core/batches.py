@@ -1,9 +1,11 @@
-"""The batch store: create a batch with its chunks and jobs in one step, read it, cancel it.
+"""The batch store: create a batch and put it in the schedule, read it, cancel it.
 
 A batch is the hash `relay:batch:{id}` (definition, state and the counters relay_core.lua's
-APPLY_RUN and relay_core.batch_lua keep), its file list, one hash per chunk and one arq job per
-chunk (`chunk:{batch}:{n}`). Everything is written in one MULTI, so a batch exists with all its
-jobs or not at all.
+APPLY_RUN and relay_core.batch_lua keep) and its file list. Its chunks are cut later, one at a
+time, by the scheduler (relay_core.scheduler), each with its hash and arq job
+(`chunk:{batch}:{n}`), as the rate limits and the other batches allow. The files are written in
+slices and the batch comes to exist in one MULTI (definition, schedule, indexes), so it exists
+whole or not at all.
 """
 
 from __future__ import annotations
@@ -18,44 +20,26 @@ from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
 from relay_core import batch_lua, keys, queue, runmap
-from relay_core.errors import Conflict, NotFound
+from relay_core.errors import Conflict, InvalidRequest, NotFound
 from relay_core.models import BatchAccepted, BatchRequest
+from relay_core.scheduler import state as scheduler
 from relay_core.status import BATCH_COUNTED
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 _PUSH_SLICE = 1000
 
 
+# While a big batch's files are written in slices, the list is not yet part of a batch: it
+# expires unless the commit that creates the batch keeps it.
+UNCOMMITTED_TTL_SECONDS = 3600
+
+
 @dataclass(frozen=True, slots=True)
-class Chunk:
-    start: int
-    end: int  # exclusive
-    kind: str  # "files" or "texts" (2025-04-21 sends texts as rawTexts, never mixed)
+class Stored:
+    """What writing the files produced: where each kind of file starts, and the body's hash."""
 
-    @property
-    def size(self) -> int:
-        return self.end - self.start
-
-
-def plan_chunks(request: BatchRequest, size: int, dialect: str) -> list[Chunk]:
-    """Contiguous ranges of at most `size` files; 2025-04-21 never mixes texts with files."""
-    split_kinds = dialect == "2025-04-21"
-    chunks: list[Chunk] = []
-    start = 0
-    for index, file in enumerate(request.files):
-        kind = "texts" if split_kinds and file.kind == "text" else "files"
-        first = request.files[start]
-        first_kind = "texts" if split_kinds and first.kind == "text" else "files"
-        if index > start and (index - start >= size or kind != first_kind):
-            chunks.append(Chunk(start, index, first_kind))
-            start = index
-    last = request.files[start]
-    chunks.append(
-        Chunk(
-            start, len(request.files), "texts" if split_kinds and last.kind == "text" else "files"
-        )
-    )
-    return chunks
+    kinds: list[tuple[int, str]]
+    fingerprint: str
 
 
 def new_batch_id() -> str:
@@ -67,8 +51,10 @@ def idempotency_key(scope: str, key: str) -> str:
     return keys.IDEMPOTENCY + "batch:" + digest
 
 
-def body_fingerprint(request: BatchRequest) -> str:
-    return hashlib.sha256(orjson.dumps(request.model_dump(exclude_none=True))).hexdigest()
+def estimate_chunks(kinds: list[tuple[int, str]], files: int, size: int) -> int:
+    """Chunks at the batch's largest size (the scheduler may cut smaller ones when busy)."""
+    ends = [start for start, _ in kinds[1:]] + [files]
+    return sum(-(-(end - start) // size) for (start, _), end in zip(kinds, ends, strict=True))
 
 
 async def create_batch(
@@ -77,54 +63,79 @@ async def create_batch(
     *,
     chunk_size: int,
     dialect: str,
+    producer: str = "default",
     idempotency: str | None = None,
 ) -> tuple[BatchAccepted, bool]:
-    """Store the batch and queue its chunks; (answer, created). A replayed key gives the first."""
+    """Store the batch and put it in the schedule; (answer, created). A replayed key gives the
+    first answer. The files are written in slices first; the batch exists from the commit."""
     batch_id = new_batch_id()
-    chunks = plan_chunks(request, chunk_size, dialect)
+    stored = await _store_files(redis, batch_id, request, dialect)
     answer = BatchAccepted(
         batchId=batch_id,
         files=len(request.files),
-        chunks=len(chunks),
+        chunks=estimate_chunks(stored.kinds, len(request.files), chunk_size),
         statusUrl=f"/v1/batches/{batch_id}",
     )
+    definition = _definition(request, chunk_size, dialect, producer, stored.kinds)
     if idempotency is None:
         async with redis.pipeline(transaction=True) as pipe:
-            _queue_writes(pipe, request, answer, chunks, chunk_size, dialect)
+            await _commit(redis, pipe, batch_id, definition, stored.kinds)
             await pipe.execute()
         return answer, True
-    return await _write_once(redis, request, answer, chunks, chunk_size, dialect, idempotency)
+    return await _write_once(redis, answer, definition, stored, idempotency)
+
+
+async def _store_files(redis: Redis, batch_id: str, request: BatchRequest, dialect: str) -> Stored:
+    files_key = keys.batch_files(batch_id)
+    digest = hashlib.sha256(orjson.dumps(request.model_dump(exclude={"files"}, exclude_none=True)))
+    kinds: list[tuple[int, str]] = []
+    for start in range(0, len(request.files), _PUSH_SLICE):
+        part = request.files[start : start + _PUSH_SLICE]
+        try:
+            stored = [orjson.dumps(f.stored()) for f in part]
+        except orjson.JSONEncodeError as exc:
+            await redis.delete(files_key)
+            raise InvalidRequest(f"files: cannot be stored as JSON ({exc})") from None
+        for i, (file, raw) in enumerate(zip(part, stored, strict=True), start):
+            digest.update(raw)
+            kind = "texts" if dialect == "2025-04-21" and file.kind == "text" else "files"
+            if not kinds or kinds[-1][1] != kind:
+                kinds.append((i, kind))
+        async with redis.pipeline(transaction=False) as pipe:
+            pipe.rpush(files_key, *stored)
+            pipe.expire(files_key, UNCOMMITTED_TTL_SECONDS)
+            await pipe.execute()
+    return Stored(kinds, digest.hexdigest())
 
 
 async def _write_once(
     redis: Redis,
-    request: BatchRequest,
     answer: BatchAccepted,
-    chunks: list[Chunk],
-    chunk_size: int,
-    dialect: str,
+    definition: dict[str, str | int],
+    stored: Stored,
     idem_key: str,
 ) -> tuple[BatchAccepted, bool]:
-    fingerprint = body_fingerprint(request)
+    batch_id = answer.batchId
     while True:
         try:
             async with redis.pipeline(transaction=True) as pipe:
                 await pipe.watch(idem_key)
-                stored = await pipe.get(idem_key)
-                if stored is not None:
-                    return _replay(stored, fingerprint), False
+                found = await pipe.get(idem_key)
+                if found is not None:
+                    await redis.delete(keys.batch_files(batch_id))  # never committed
+                    return _replay(found, stored.fingerprint), False
                 pipe.multi()  # type: ignore[no-untyped-call]
-                claim = orjson.dumps({"body": fingerprint, "answer": answer.model_dump()})
+                claim = orjson.dumps({"body": stored.fingerprint, "answer": answer.model_dump()})
                 pipe.set(idem_key, claim, ex=IDEMPOTENCY_TTL_SECONDS)
-                _queue_writes(pipe, request, answer, chunks, chunk_size, dialect)
+                await _commit(redis, pipe, batch_id, definition, stored.kinds)
                 await pipe.execute()
                 return answer, True
         except WatchError:
             continue  # a concurrent request with the same key won: read its answer
 
 
-def _replay(stored: bytes, fingerprint: str) -> BatchAccepted:
-    data = orjson.loads(stored)
+def _replay(found: bytes, fingerprint: str) -> BatchAccepted:
+    data = orjson.loads(found)
     if data.get("body") != fingerprint:
         raise Conflict(
             "Idempotency-Key was already used with a different body", code="idempotency_conflict"
@@ -132,43 +143,43 @@ def _replay(stored: bytes, fingerprint: str) -> BatchAccepted:
     return BatchAccepted.model_validate(data["answer"])
 
 
-def _queue_writes(
+async def _commit(
+    redis: Redis,
     pipe: Any,
-    request: BatchRequest,
-    answer: BatchAccepted,
-    chunks: list[Chunk],
-    chunk_size: int,
-    dialect: str,
+    batch_id: str,
+    definition: dict[str, str | int],
+    kinds: list[tuple[int, str]],
 ) -> None:
-    batch_id, now = answer.batchId, queue.now_ms()
-    pipe.hset(
-        keys.batch(batch_id), mapping=_definition(request, len(chunks), chunk_size, dialect, now)
-    )
-    stored = [orjson.dumps(f.stored()) for f in request.files]
-    for i in range(0, len(stored), _PUSH_SLICE):
-        pipe.rpush(keys.batch_files(batch_id), *stored[i : i + _PUSH_SLICE])
-    for n, chunk in enumerate(chunks):
-        fields = {"start": chunk.start, "end": chunk.end, "kind": chunk.kind, "state": "pending"}
-        pipe.hset(keys.batch_chunk(batch_id, n), mapping=fields)
-        job_id = queue.chunk_job_id(batch_id, n)
-        job = queue.job_bytes(queue.SUBMIT_CHUNK, [batch_id, n], now)
-        pipe.set(queue.JOB_KEY_PREFIX + job_id, job, px=queue.JOB_EXPIRES_MS)
-        pipe.zadd(queue.QUEUE, {job_id: now})
+    """The one MULTI that makes the batch exist: definition, files kept, schedule, indexes."""
+    now = int(definition["createdAt"])
+    pipe.hset(keys.batch(batch_id), mapping=definition)
+    pipe.persist(keys.batch_files(batch_id))
+    if len(kinds) > 1:
+        pipe.zadd(keys.batch_kinds(batch_id), {f"{start}:{kind}": start for start, kind in kinds})
     pipe.zadd(keys.BATCH_INDEX, {batch_id: now})
     pipe.sadd(keys.BATCHES_OPEN, batch_id)
+    await scheduler.join(redis, batch_id, pipe)
+    await scheduler.kick(redis, pipe)
 
 
 def _definition(
-    request: BatchRequest, chunks: int, chunk_size: int, dialect: str, now: int
+    request: BatchRequest,
+    chunk_size: int,
+    dialect: str,
+    producer: str,
+    kinds: list[tuple[int, str]],
 ) -> dict[str, str | int]:
     fields: dict[str, str | int] = {
         "workflowId": request.workflowId,
         "files": len(request.files),
-        "chunks": chunks,
+        "chunks": 0,
+        "next": 0,
         "chunkSize": chunk_size,
+        "kind": kinds[0][1],
+        "producer": producer,
         "dialect": dialect,
         "state": "submitting",
-        "createdAt": now,
+        "createdAt": queue.now_ms(),
         "metadata": orjson.dumps(request.metadata or {}).decode(),
     }
     for name in ("chunksSubmitted", "chunksFailed", "chunksCancelled", "filesSent"):
@@ -181,6 +192,8 @@ def _definition(
         fields["version"] = request.version
     if request.priority is not None:
         fields["priority"] = request.priority
+    if request.weight is not None:
+        fields["weight"] = repr(float(request.weight))
     return fields
 
 
@@ -200,6 +213,7 @@ def all_keys(batch_id: str, files: int, chunks: int) -> list[str]:
         keys.batch_run_files(batch_id),
         keys.batch_parked(batch_id),
         keys.batch_platform_batches(batch_id),
+        keys.batch_kinds(batch_id),
     ]
     own += [keys.batch_chunk(batch_id, n) for n in range(chunks)]
     return own + runmap.keys_of(batch_id, 0, files)
@@ -239,11 +253,17 @@ async def recent(redis: Redis, limit: int, offset: int) -> tuple[list[dict[str, 
     return views, (offset + limit if len(ids) > limit else None)
 
 
-def view(batch_id: str, h: dict[str, str]) -> dict[str, Any]:
-    """GET /v1/batches/{id}: built from the hash's counters alone (O(1) in the batch size)."""
+def view(
+    batch_id: str, h: dict[str, str], share: float = 0.0, eta: str | None = None
+) -> dict[str, Any]:
+    """GET /v1/batches/{id}: built from the hash's counters alone (O(1) in the batch size);
+    `share` and `eta` come from the schedule (relay_core.scheduler.snapshot)."""
 
     def num(name: str) -> int:
         return int(h.get(name, "0") or 0)
+
+    files, size = num("files"), max(1, num("chunkSize"))
+    unscheduled = max(0, files - int(h.get("next", files) or 0))
 
     runs = {status: max(0, num("c:" + status)) for status in BATCH_COUNTED}
     # Files whose chunk was accepted but of which no event has arrived yet (2026-02-09 batches
@@ -254,13 +274,18 @@ def view(batch_id: str, h: dict[str, str]) -> dict[str, Any]:
         "batchId": batch_id,
         "workflowId": h.get("workflowId"),
         "version": h.get("version"),
-        "priority": int(h["priority"]) if "priority" in h else None,
+        "priority": int(h.get("priority") or scheduler.DEFAULT_PRIORITY),
+        "weight": float(h.get("weight") or 1),
+        "producer": h.get("producer", "default"),
+        "share": round(share, 4),
+        "eta": eta,
         "metadata": orjson.loads(h.get("metadata") or "{}"),
         "dialect": h.get("dialect"),
         "state": h.get("state"),
         "files": num("files"),
         "chunks": {
-            "total": num("chunks"),
+            # Cut so far, and the rest at the batch's largest size (an estimate until cut).
+            "total": num("chunks") + -(-unscheduled // size),
             "submitted": num("chunksSubmitted"),
             "failed": num("chunksFailed"),
             "cancelled": num("chunksCancelled"),
@@ -291,13 +316,18 @@ async def cancel(redis: Redis, batch_id: str) -> str:
     now = queue.now_ms()
     job_id = queue.cancel_job_id(batch_id)
     job = queue.job_bytes(queue.CANCEL_BATCH, [batch_id], now)
+    done_id = queue.batch_completed_job_id(batch_id)
     script_keys = [
         keys.batch(batch_id),
-        queue.JOB_KEY_PREFIX + queue.batch_completed_job_id(batch_id),
+        queue.JOB_KEY_PREFIX + done_id,
         queue.QUEUE,
         queue.JOB_KEY_PREFIX + job_id,
+        keys.SCHED_LEVELS,
+        keys.BATCHES_OPEN,
     ]
-    outcome = await batch_lua.run(redis, batch_lua.CANCEL, script_keys, [now, job, job_id])
+    done_job = queue.job_bytes(queue.BATCH_COMPLETED, [batch_id], now)
+    args = [now, job, job_id, keys.SCHED_LEVEL, scheduler.DEFAULT_PRIORITY, done_job, done_id]
+    outcome = await batch_lua.run(redis, batch_lua.CANCEL, script_keys, args)
     if int(outcome) == -1:
         raise NotFound(f"no batch {batch_id!r}")
     return {0: "already_completed", 1: "already_cancelled", 2: "cancelled"}[int(outcome)]

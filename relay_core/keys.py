@@ -52,7 +52,7 @@ def batch_files(batch_id: str) -> str:
 
 
 def batch_chunk(batch_id: str, n: int) -> str:
-    return BATCH + batch_id + f":chunk:{n}"  # hash: range, state, sentAt, attempts, error
+    return BATCH + batch_id + BATCH_CHUNK_INFIX + str(n)  # hash: range, state, sentAt, attempts
 
 
 def batch_errors(batch_id: str) -> str:
@@ -101,3 +101,22 @@ def deploys_by_subject(subject: str) -> str:
 
 def deploys_by_target(provider: str, workflow: str) -> str:
     return DEPLOYS_BY_TARGET + provider + ":" + workflow
+
+
+# The scheduler (relay_core.scheduler): which batch's chunk takes the next rate-limit slot.
+SCHED = PREFIX + "sched:"
+SCHED_LEVELS = SCHED + "levels"  # sorted set: priority levels with files left to send
+SCHED_LEVEL = SCHED + "level:"  # + priority -> sorted set producer -> virtual time (files)
+SCHED_WEIGHTS_SUFFIX = ":w"  # level key + this -> hash producer -> sum of its batches' weights
+SCHED_PRODUCER_INFIX = ":u:"  # level key + this + producer -> sorted set batchId -> virtual time
+SCHED_LEASE = SCHED + "lease"  # the token of the dispatcher at work (short TTL, renewed)
+BATCH_CHUNK_INFIX = ":chunk:"  # batch key + this + n -> one chunk's hash (batch_chunk)
+BATCH_KINDS_SUFFIX = ":kinds"  # batch key + this -> sorted set "start:kind" by start index
+
+
+def sched_level(priority: int) -> str:
+    return SCHED_LEVEL + str(priority)
+
+
+def batch_kinds(batch_id: str) -> str:
+    return BATCH + batch_id + BATCH_KINDS_SUFFIX

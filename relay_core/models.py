@@ -76,11 +76,15 @@ class BatchFile(_Strict):
         return self.model_dump(exclude_none=True)
 
 
-class BatchRequest(_Strict):
+class BatchHead(_Strict):
+    """Everything of a batch request but its files (validated on its own for big bodies)."""
+
     workflowId: str = Field(min_length=1, max_length=200)
     version: str | None = None
-    files: list[BatchFile] = Field(min_length=1, max_length=MAX_FILES)
     priority: int | None = Field(None, ge=1, le=100)
+    weight: float | None = Field(
+        None, gt=0, le=1000, description="share among the producer's batches (default 1)"
+    )
     metadata: dict[str, Any] | None = None
     chunkSize: int | None = Field(None, ge=1, le=50)
 
@@ -98,17 +102,29 @@ class BatchRequest(_Strict):
     def _small(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         return _check_metadata(value)
 
+
+class BatchRequest(BatchHead):
+    files: list[BatchFile] = Field(min_length=1, max_length=MAX_FILES)
+
     @model_validator(mode="after")
     def _merged_metadata_fits(self) -> BatchRequest:
-        base = self.metadata or {}
-        for index, file in enumerate(self.files):
-            if file.metadata and base:
-                merged = {**base, **file.metadata}
-                if metadata_size(merged) > MAX_METADATA_BYTES - RELAY_METADATA_RESERVE:
-                    raise ValueError(
-                        f"files[{index}].metadata: with the batch metadata it is too large"
-                    )
+        check_merged_metadata(self.metadata, self.files)
         return self
+
+
+def check_merged_metadata(
+    base: dict[str, Any] | None, files: list[BatchFile], offset: int = 0
+) -> None:
+    """Each file's metadata, merged over the batch's, must still fit the platform's limit."""
+    if not base:
+        return
+    for index, file in enumerate(files, offset):
+        if file.metadata:
+            merged = {**base, **file.metadata}
+            if metadata_size(merged) > MAX_METADATA_BYTES - RELAY_METADATA_RESERVE:
+                raise ValueError(
+                    f"files[{index}].metadata: with the batch metadata it is too large"
+                )
 
 
 class BatchAccepted(BaseModel):
@@ -123,15 +139,17 @@ def parse_batch_request(data: object, max_files: int = MAX_FILES) -> BatchReques
     try:
         request = BatchRequest.model_validate(data)
     except ValidationError as exc:
-        raise InvalidRequest(_describe(exc)) from None
+        raise InvalidRequest(describe(exc)) from None
     if len(request.files) > max_files:
         raise InvalidRequest(f"files: at most {max_files} files per batch")
     return request
 
 
-def _describe(exc: ValidationError) -> str:
+def describe(exc: ValidationError, loc: list[Any] | None = None) -> str:
+    """`files[12].url: must be an http(s) URL`: the first error, where it is (or at `loc`)."""
     first = exc.errors()[0]
-    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"]).lstrip(".")
+    path = first["loc"] if loc is None else loc
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
     message = str(first["msg"]).removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         message = "unknown field"
@@ -154,6 +172,9 @@ class BatchView(_Open):
     batchId: str
     workflowId: str | None
     version: str | None
+    priority: int = Field(description="1 (first) to 100; 90 when none was given")
+    weight: float
+    producer: str
     state: Literal["submitting", "running", "completed", "cancelled"]
     files: int
     chunks: ChunkCounts
@@ -193,6 +214,36 @@ class BatchRunsQuery(BaseModel):
     status: str | None = None
     cursor: str | None = None
     limit: int | None = Field(None, ge=1, le=1000)
+
+
+class BatchPatch(_Strict):
+    """PATCH /v1/batches/{id}: re-prioritise (or re-weight) the batch's unsent files."""
+
+    priority: int | None = Field(None, ge=1, le=100)
+    weight: float | None = Field(None, gt=0, le=1000)
+
+    @model_validator(mode="after")
+    def _something(self) -> BatchPatch:
+        if self.priority is None and self.weight is None:
+            raise ValueError("give priority (1-100) or weight (0-1000), or both")
+        return self
+
+
+class QueueItem(_Open):
+    batchId: str
+    producer: str
+    priority: int
+    weight: float
+    share: float
+    filesLeft: int
+    eta: str | None
+
+
+class QueueView(_Open):
+    """GET /v1/queue: the batches with files left to send, in send order."""
+
+    filesPerMinute: int
+    batches: list[QueueItem]
 
 
 class BatchCancelAnswer(_Open):

@@ -26,8 +26,10 @@ class Producer:
         self.settings = settings
 
     def validate(self, body: BatchRequest | dict[str, Any]) -> BatchRequest:
-        if isinstance(body, BatchRequest):
-            body = body.model_dump(exclude_none=True)
+        if isinstance(body, BatchRequest):  # validated already (the API's sliced intake)
+            if len(body.files) > self.settings.batch_max_files:
+                raise InvalidRequest(f"files: at most {self.settings.batch_max_files} files")
+            return body
         return parse_batch_request(body, self.settings.batch_max_files)
 
     def chunk_size(self, request: BatchRequest) -> int:
@@ -41,9 +43,13 @@ class Producer:
         *,
         idempotency_key: str | None = None,
         scope: str = "producer",
+        producer: str = "python",
     ) -> BatchAccepted:
-        """Store the batch and queue its chunks; a repeated idempotency key gives the first answer."""
-        accepted, _ = await self.submit_once(body, idempotency_key=idempotency_key, scope=scope)
+        """Store the batch and queue it for sending; a repeated idempotency key gives the first
+        answer. `producer` names who submits: producers share the limit equally."""
+        accepted, _ = await self.submit_once(
+            body, idempotency_key=idempotency_key, scope=scope, producer=producer
+        )
         return accepted
 
     async def submit_once(
@@ -52,6 +58,7 @@ class Producer:
         *,
         idempotency_key: str | None = None,
         scope: str = "producer",
+        producer: str = "python",
     ) -> tuple[BatchAccepted, bool]:
         """Like submit(); also says whether this call created the batch."""
         request = self.validate(body)
@@ -67,5 +74,6 @@ class Producer:
             request,
             chunk_size=self.chunk_size(request),
             dialect=self.settings.extend_api_version,
+            producer=producer,
             idempotency=idem,
         )

@@ -33,6 +33,9 @@ RUN_DEPLOY = "run_deploy"
 SUBMIT_CHUNK = "submit_chunk"
 CANCEL_BATCH = "cancel_batch"
 RECONCILE = "reconcile"
+DISPATCH = "dispatch"
+CHUNK_JOB_PREFIX = "chunk:"
+DISPATCH_JOB_PREFIX = "dispatch:"
 
 
 def serialize(value: Any) -> bytes:
@@ -80,14 +83,15 @@ EVENTS_JOB_PREFIX = "ev:"
 
 
 def events_score(now: int) -> int:
-    """The queue score of an apply_events job enqueued at `now` (ms)."""
+    """The queue score of an apply_events (or dispatch) job enqueued at `now` (ms)."""
     return now - EVENTS_LEAD_MS
 
 
 def enqueued_ms(job_id: bytes | str, score: float) -> float:
     """When a queued job was enqueued (or became due), from its queue score."""
     name = job_id.decode() if isinstance(job_id, bytes) else job_id
-    return score + EVENTS_LEAD_MS if name.startswith(EVENTS_JOB_PREFIX) else score
+    led = name.startswith((EVENTS_JOB_PREFIX, DISPATCH_JOB_PREFIX))
+    return score + EVENTS_LEAD_MS if led else score
 
 
 def apply_events_job_id(group_id: str) -> str:
@@ -103,7 +107,11 @@ def deploy_job_id(deploy_id: str) -> str:
 
 
 def chunk_job_id(batch_id: str, chunk: int) -> str:
-    return f"chunk:{batch_id}:{chunk}"
+    return f"{CHUNK_JOB_PREFIX}{batch_id}:{chunk}"
+
+
+def dispatch_job_id(token: str) -> str:
+    return DISPATCH_JOB_PREFIX + token
 
 
 def cancel_job_id(batch_id: str, round_: str = "0") -> str:

@@ -2,7 +2,9 @@
 
 Request buckets (RUN, GET, WRITE) pace requests evenly: a GCRA reservation with a burst of one
 request, so the platform's one-second bucket never sees a bunch of them at once. Files per
-minute is a sliding 60-second window, the strictest reading of the platform's limit. One
+minute are paced the same way (limit/60 files a second, so a lone backfill cannot spend a
+minute's budget in its first seconds), with a sliding 60-second window, the strictest reading
+of the platform's limit, as the hard guard. One
 script reserves every limit a request needs at once, on Redis's clock, and answers how long to
 wait; a caller that would wait too long reserves nothing and comes back later. A 429 sets a
 fleet-wide pause that every reservation respects, so a storm slows the fleet, not one job.
@@ -17,63 +19,90 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from relay_core import keys, metrics
+from relay_core.settings import Settings
 
 WINDOW_MS = 60_000
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 30.0
 
-# KEYS: pause, one GCRA key per bucket..., files window list (last)
-# ARGV: max wait ms, bucket count, then (interval ms, units) per bucket, then files limit,
-#       files count, window ms
-_RESERVE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local go = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
-local nb = tonumber(ARGV[2])
-local tats = {}
-for i = 1, nb do
-  local tat = tonumber(redis.call('GET', KEYS[1 + i]) or '0')
-  tats[i] = tat
-  local interval, units = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])
-  go = math.max(go, tat + (units - 1) * interval)
-end
-local wkey = KEYS[2 + nb]
-local limit, n, window = tonumber(ARGV[3 + 2 * nb]), tonumber(ARGV[4 + 2 * nb]),
-  tonumber(ARGV[5 + 2 * nb])
-if n > 0 then
+# The reservation, shared with the scheduler (relay_core.scheduler): L holds the keys and
+# numbers: pause, buckets {key, interval, units}, pace (files GCRA key) and pace_iv (ms per
+# file), win (files window list), limit, window. rl_when answers when a send of `n` files may
+# go; rl_commit reserves it. Files are paced (pay after: the next send waits until the files
+# of the last are paid off) and the sliding window stays as the hard guard.
+RESERVE_LIB = """
+local function rl_when(now, L, n)
+  local go = math.max(now, tonumber(redis.call('GET', L.pause) or '0'))
+  for _, b in ipairs(L.buckets) do
+    b.tat = tonumber(redis.call('GET', b.key) or '0')
+    go = math.max(go, b.tat + (b.units - 1) * b.interval)
+  end
+  if n <= 0 then return go end
+  L.ptat = tonumber(redis.call('GET', L.pace) or '0')
+  go = math.max(go, L.ptat)
   local ts, ns = {}, {}
-  for _, e in ipairs(redis.call('LRANGE', wkey, 0, -1)) do
+  for _, e in ipairs(redis.call('LRANGE', L.win, 0, -1)) do
     local a, b = string.match(e, '^([^:]+):(.+)$')
-    if tonumber(a) > now - window then ts[#ts + 1] = tonumber(a); ns[#ns + 1] = tonumber(b) end
+    if tonumber(a) > now - L.window then ts[#ts + 1] = tonumber(a); ns[#ns + 1] = tonumber(b) end
   end
   if #ts > 0 then go = math.max(go, ts[#ts]) end
   local total, i = 0, 1
   for j = 1, #ns do total = total + ns[j] end
-  while i <= #ts and ts[i] <= go - window do total = total - ns[i]; i = i + 1 end
-  while total + n > limit and i <= #ts do
-    go = math.max(go, ts[i] + window + 1)
-    while i <= #ts and ts[i] <= go - window do total = total - ns[i]; i = i + 1 end
+  while i <= #ts and ts[i] <= go - L.window do total = total - ns[i]; i = i + 1 end
+  while total + n > L.limit and i <= #ts do
+    go = math.max(go, ts[i] + L.window + 1)
+    while i <= #ts and ts[i] <= go - L.window do total = total - ns[i]; i = i + 1 end
   end
+  return go
 end
+
+local function rl_commit(now, go, L, n)
+  for _, b in ipairs(L.buckets) do
+    local tat = math.max(b.tat, go) + b.units * b.interval
+    redis.call('SET', b.key, tat, 'PX', math.ceil(tat - now + 1000))
+  end
+  if n <= 0 then return end
+  local ptat = math.max(L.ptat, go) + n * L.pace_iv
+  redis.call('SET', L.pace, ptat, 'PX', math.ceil(ptat - now + 1000))
+  while true do
+    local head = redis.call('LINDEX', L.win, 0)
+    if not head then break end
+    if tonumber(string.match(head, '^([^:]+)')) > now - L.window then break end
+    redis.call('LPOP', L.win)
+  end
+  redis.call('RPUSH', L.win, go .. ':' .. n)
+  redis.call('PEXPIRE', L.win, math.ceil(go - now + L.window + 1000))
+end
+
+local function redis_now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+"""
+
+# KEYS: pause, one GCRA key per bucket..., files pace key, files window list (last two)
+# ARGV: max wait ms, bucket count, then (interval ms, units) per bucket, then files limit,
+#       files count, window ms, ms per file (pacing)
+_RESERVE = (
+    RESERVE_LIB
+    + """
+local now = redis_now()
+local nb = tonumber(ARGV[2])
+local L = {pause = KEYS[1], buckets = {}, pace = KEYS[2 + nb], win = KEYS[3 + nb],
+  limit = tonumber(ARGV[3 + 2 * nb]), window = tonumber(ARGV[5 + 2 * nb]),
+  pace_iv = tonumber(ARGV[6 + 2 * nb])}
+for i = 1, nb do
+  L.buckets[i] = {key = KEYS[1 + i], interval = tonumber(ARGV[1 + 2 * i]),
+    units = tonumber(ARGV[2 + 2 * i])}
+end
+local n = tonumber(ARGV[4 + 2 * nb])
+local go = rl_when(now, L, n)
 local wait = go - now
 if wait > tonumber(ARGV[1]) then return {0, wait} end
-for i = 1, nb do
-  local interval, units = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])
-  local tat = math.max(tats[i], go) + units * interval
-  redis.call('SET', KEYS[1 + i], tat, 'PX', math.ceil(tat - now + 1000))
-end
-if n > 0 then
-  while true do
-    local head = redis.call('LINDEX', wkey, 0)
-    if not head then break end
-    if tonumber(string.match(head, '^([^:]+)')) > now - window then break end
-    redis.call('LPOP', wkey)
-  end
-  redis.call('RPUSH', wkey, go .. ':' .. n)
-  redis.call('PEXPIRE', wkey, math.ceil(wait + window + 1000))
-end
+rl_commit(now, go, L, n)
 return {1, wait}
 """
+)
 
 # KEYS: pause, strikes. ARGV: pause ms (0 = by strikes), base ms, max ms, jitter 0..1
 # Without a Retry-After the pause doubles with each 429 the fleet saw recently.
@@ -101,6 +130,20 @@ class Limits:
     get_rps: float
     write_rps: float
     files_per_minute: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        return cls(
+            settings.extend_run_rps,
+            settings.extend_get_rps,
+            settings.extend_write_rps,
+            settings.extend_files_per_minute,
+        )
+
+
+def pace_ms(files_per_minute: int) -> float:
+    """Milliseconds of the files budget one file takes: the limit spent evenly."""
+    return WINDOW_MS / files_per_minute
 
 
 class TooLong(Exception):
@@ -130,9 +173,11 @@ class RateLimiter:
         script_keys = [
             keys.RATE_PAUSE,
             keys.rate(f"{self.scope}:{bucket}"),
+            keys.rate(f"{self.scope}:pace"),
             keys.rate(f"{self.scope}:files"),
         ]
-        args = [max_wait * 1000, 1, interval, 1, self.limits.files_per_minute, files, WINDOW_MS]
+        limit = self.limits.files_per_minute
+        args = [max_wait * 1000, 1, interval, 1, limit, files, WINDOW_MS, pace_ms(limit)]
         reserved, wait_ms = await self._reserve(keys=script_keys, args=args)
         if not int(reserved):
             raise TooLong(float(wait_ms) / 1000)

@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     extend_retry_max_seconds: float = Field(60.0, validation_alias="EXTEND_RETRY_MAX_SECONDS", ge=0)
     batch_chunk_size: int = Field(50, validation_alias="BATCH_CHUNK_SIZE", ge=1, le=50)
     batch_max_files: int = Field(100_000, validation_alias="BATCH_MAX_FILES", ge=1)
+    batch_max_body_bytes: int = Field(
+        64 * 1024 * 1024, validation_alias="BATCH_MAX_BODY_BYTES", ge=1024
+    )
+    # When files per minute binds, a chunk carries at most its batch's share of this many
+    # seconds of the budget: the most a newcomer waits behind work already sent (scheduler).
+    sched_slot_seconds: float = Field(0.5, validation_alias="SCHED_SLOT_SECONDS", gt=0, le=60)
     signed_url_timeout_seconds: float = Field(
         10.0, validation_alias="SIGNED_URL_TIMEOUT_SECONDS", gt=0
     )

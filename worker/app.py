@@ -21,6 +21,7 @@ from worker.deploy import (
     deploy_startup,
     run_deploy,
 )
+from worker.dispatch import DISPATCH_JOB_TIMEOUT_SECONDS, dispatch, dispatch_startup, kick
 from worker.fanout import CHUNK_JOB_TIMEOUT_SECONDS, CHUNK_MAX_TRIES, submit_chunk
 from worker.fanout_ctx import fanout_shutdown, fanout_startup
 from worker.jobmetrics import instrument, metrics_shutdown, metrics_startup
@@ -38,9 +39,12 @@ IN_PROGRESS_SECONDS = (
         CHUNK_JOB_TIMEOUT_SECONDS,
         CANCEL_JOB_TIMEOUT_SECONDS,
         RECONCILE_JOB_TIMEOUT_SECONDS,
+        DISPATCH_JOB_TIMEOUT_SECONDS,
     )
     + 10
 )
+# A dispatcher dies with its lease: the timer's kick starts the next one within this period.
+KICK_SECONDS = frozenset(range(0, 60, 10))
 
 
 def job_functions() -> list[Function]:
@@ -67,6 +71,12 @@ def job_functions() -> list[Function]:
             timeout=CANCEL_JOB_TIMEOUT_SECONDS,
         ),
         func(
+            cast(Any, dispatch),
+            name=queue.DISPATCH,
+            max_tries=1000,
+            timeout=DISPATCH_JOB_TIMEOUT_SECONDS,
+        ),
+        func(
             cast(Any, reconcile),
             name=queue.RECONCILE,
             max_tries=3,
@@ -84,7 +94,14 @@ def cron_jobs() -> list[CronJob]:
             second=7,
             timeout=RECONCILE_JOB_TIMEOUT_SECONDS,
             max_tries=1,
-        )
+        ),
+        cron(
+            cast(Any, kick),
+            name="cron:sched-kick",
+            second=set(KICK_SECONDS),
+            timeout=10,
+            max_tries=1,
+        ),
     ]
 
 
@@ -96,6 +113,7 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
         ctx["runs"] = RunStore(ctx["redis"], settings.run_history_limit, settings.retention_ms)
         await deploy_startup(ctx, rules)
         await fanout_startup(ctx, settings)
+        await dispatch_startup(ctx)
         await metrics_startup(ctx)
 
     async def shutdown(ctx: dict[str, Any]) -> None:

@@ -37,6 +37,7 @@ class ChunkState:
     sends: int
     attempts: int
     sending: list[int]  # the file indexes of the send whose outcome may be unknown
+    slot: int = 0  # ms (Redis clock): the rate-limit slot the scheduler reserved for it
 
     @property
     def indexes(self) -> range:
@@ -76,6 +77,7 @@ async def load_chunk(redis: Redis, batch_id: str, n: int) -> ChunkState | None:
         int(h.get("sends", "0")),
         int(h.get("attempts", "0")),
         orjson.loads(h.get("sendingFiles", "[]")),
+        int(h.get("slot", "0")),
     )
 
 

@@ -24,6 +24,7 @@ from relay_core.platforms.extend_runs import V2026, Submission
 from relay_core.platforms.http import PlatformError
 from relay_core.ratelimit import TooLong
 from relay_core.runstore import META_BATCH, META_FILE
+from relay_core.scheduler import state as scheduler
 from relay_core.settings import ConfigError, Settings
 from worker.chunkstate import (
     SETTLED,
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 MAX_INLINE_WAIT_SECONDS = 8.0
 CHUNK_JOB_TIMEOUT_SECONDS = 40
 CHUNK_BUDGET_SECONDS = CHUNK_JOB_TIMEOUT_SECONDS - 5
+# A reserved slot this far in the past belongs to a try that never sent (a killed worker).
+STALE_SLOT_MS = 2000
 # arq counts every deferral as a try; the chunk counts real attempts itself.
 CHUNK_MAX_TRIES = 10_000
 _FILE_IN_ERROR = re.compile(r"\b(?:inputs|files|rawTexts)\[(\d+)\]")
@@ -70,6 +73,8 @@ async def submit_chunk(ctx: dict[str, Any], batch_id: str, n: int) -> dict[str, 
         # in Redis says what is known (a send cut short stays `sending`: the next try looks).
         log.warning("submit_chunk batch=%s chunk=%d ran out of time, retrying", batch_id, n)
         raise Retry(defer=1) from None
+    # The dispatcher may have ended (or died) meanwhile: a chunk's end is a cheap kick.
+    await scheduler.kick(redis)
     log.info(
         "submit_chunk batch=%s chunk=%d outcome=%s try=%d ms=%.1f",
         batch_id,
@@ -107,10 +112,7 @@ async def _send(
     ctx: dict[str, Any], batch: BatchInfo, chunk: ChunkState, remaining: list[int]
 ) -> str:
     redis = ctx["redis"]
-    try:
-        await limiter_of(ctx).acquire("RUN", len(remaining), MAX_INLINE_WAIT_SECONDS)
-    except TooLong as exc:
-        raise Retry(defer=max(1.0, exc.wait_seconds - MAX_INLINE_WAIT_SECONDS / 2)) from None
+    await _take_slot(ctx, chunk, len(remaining))
     submission = _submission(
         batch, chunk, remaining, await files_of(redis, batch.batch_id, remaining)
     )
@@ -125,6 +127,21 @@ async def _send(
         return await _on_error(ctx, chunk, remaining, exc)
     await _on_sent(ctx, batch, chunk, remaining, platform_batch, runs)
     return "sent"
+
+
+async def _take_slot(ctx: dict[str, Any], chunk: ChunkState, files: int) -> None:
+    """The first send uses the slot the scheduler reserved with the chunk; a resend (after a
+    429, an error or a crash) reserves its own, as the platform's limits count it again."""
+    fresh = chunk.sends == 0 and chunk.slot > 0
+    if fresh and queue.now_ms() - chunk.slot < STALE_SLOT_MS:
+        wait_ms = chunk.slot - queue.now_ms()
+        if wait_ms > 0:
+            await asyncio.sleep(min(wait_ms, MAX_INLINE_WAIT_SECONDS * 1000) / 1000)
+        return
+    try:
+        await limiter_of(ctx).acquire("RUN", files, MAX_INLINE_WAIT_SECONDS)
+    except TooLong as exc:
+        raise Retry(defer=max(1.0, exc.wait_seconds - MAX_INLINE_WAIT_SECONDS / 2)) from None
 
 
 def _submission(

@@ -9,6 +9,7 @@ import aiohttp
 
 from relay_core.platforms.extend_runs import ExtendRuns, extend_client
 from relay_core.ratelimit import Limits, RateLimiter
+from relay_core.scheduler.state import Scheduler
 from relay_core.settings import ConfigError, Settings
 from worker.runcache import RunCache
 
@@ -18,13 +19,9 @@ async def fanout_startup(ctx: dict[str, Any], settings: Settings) -> None:
     # Never let aiohttp resend a request on its own: every resend is ours, after a look.
     session._retry_connection = False
     ctx["extend_http"] = session
-    limits = Limits(
-        settings.extend_run_rps,
-        settings.extend_get_rps,
-        settings.extend_write_rps,
-        settings.extend_files_per_minute,
-    )
+    limits = Limits.of(settings)
     ctx["limiter"] = RateLimiter(ctx["redis"], limits)
+    ctx["scheduler"] = Scheduler(ctx["redis"], limits, settings.sched_slot_seconds)
     ctx["run_cache"] = RunCache()
     try:
         ctx["extend"] = ExtendRuns(extend_client(session, settings), settings.extend_api_version)

@@ -8,18 +8,26 @@ from relay_core import batch_runs, keys, runmap
 from relay_core.events import RunUpdate
 from relay_core.producer import Producer
 from relay_core.runstore import RunStore
-from relay_core.settings import Settings
+from relay_core.ratelimit import Limits
+from relay_core.scheduler.state import Scheduler
+from tests.conftest import make_settings
 from worker.chunkstate import load_chunk, settle, unresolved
 
 
 async def test_a_chunk_across_two_buckets_keeps_its_runs_and_fails_the_rest(
-    redis: Redis, settings: Settings
+    redis: Redis, redis_url: str
 ) -> None:
+    settings = make_settings(redis_url, EXTEND_FILES_PER_MINUTE=100_000, EXTEND_RUN_RPS=1000)
     files = [{"url": f"https://files.example.com/{i}.pdf"} for i in range(100)]
     accepted = await Producer(redis, settings).submit(
         {"workflowId": "workflow_map", "files": files, "chunkSize": 50}
     )
     batch_id = accepted.batchId
+    # The scheduler cuts the chunks as the limits allow: two slots, two full chunks.
+    sched = Scheduler(redis, Limits.of(settings), settings.sched_slot_seconds)
+    for _ in range(2):
+        while (await sched.take("test")).outcome != "granted":
+            pass
     # Chunk 1 holds files 50..99: buckets 0 (50..63) and 1 (64..99).
     chunk = await load_chunk(redis, batch_id, 1)
     assert chunk is not None and (chunk.start, chunk.end) == (50, 100)

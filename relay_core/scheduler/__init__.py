@@ -1,0 +1,1 @@
+"""Fair, priority-aware scheduling of chunks onto the platform's shared rate limits."""
