@@ -83,7 +83,7 @@ class BatchHead(_Strict):
     version: str | None = None
     priority: int | None = Field(None, ge=1, le=100)
     weight: float | None = Field(
-        None, gt=0, le=1000, description="share among the producer's batches (default 1)"
+        None, ge=0.01, le=1000, description="share among the producer's batches (default 1)"
     )
     metadata: dict[str, Any] | None = None
     chunkSize: int | None = Field(None, ge=1, le=50)
@@ -220,12 +220,12 @@ class BatchPatch(_Strict):
     """PATCH /v1/batches/{id}: re-prioritise (or re-weight) the batch's unsent files."""
 
     priority: int | None = Field(None, ge=1, le=100)
-    weight: float | None = Field(None, gt=0, le=1000)
+    weight: float | None = Field(None, ge=0.01, le=1000)
 
     @model_validator(mode="after")
     def _something(self) -> BatchPatch:
         if self.priority is None and self.weight is None:
-            raise ValueError("give priority (1-100) or weight (0-1000), or both")
+            raise ValueError("give priority (1-100) or weight (0.01-1000), or both")
         return self
 
 

@@ -38,7 +38,7 @@ async def test_document_lists_every_api_route(client: TestClient[Any, Any]) -> N
     assert run["responses"]["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/RunView"
     }
-    assert set(run["responses"]) == {"200", "401", "404"}
+    assert set(run["responses"]) == {"200", "401", "403", "404"}
     assert run["security"] == [{"bearer": []}]
     assert "RunView" in doc["components"]["schemas"]
     webhook = doc["paths"]["/webhooks/extend"]["post"]

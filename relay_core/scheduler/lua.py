@@ -66,7 +66,7 @@ return 1
 # ARGV: 1 token, 2 lookahead ms, 3 RUN interval ms, 4 ms per file, 5 files limit, 6 window ms,
 #       7 slot ms, 8 level prefix, 9 batch prefix, 10 chunk infix, 11 kinds suffix,
 #       12 arq job key prefix, 13 chunk job id prefix, 14 job function, 15 lease ttl ms,
-#       16 default priority
+#       16 default priority, 17 the clock in ms ('' = Redis's; injected by simulations)
 # Answers {'busy'} (another dispatcher holds the lease), {'idle'} (nothing to send: the lease
 # is released in the same step, so a kick after it starts a new dispatcher), {'wait', ms}, or
 # {'granted', batch, chunk, files, ms until its slot}: the chunk's hash and its arq job are
@@ -75,7 +75,7 @@ TAKE = (
     RESERVE_LIB
     + STATE_LIB
     + """
-local now = redis_now()
+local now = tonumber(ARGV[17]) or redis_now()
 local holder = redis.call('GET', KEYS[5])
 if holder and holder ~= ARGV[1] then return {'busy'} end
 local levels, prefix, bp = KEYS[6], ARGV[8], ARGV[9]

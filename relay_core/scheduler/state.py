@@ -88,8 +88,9 @@ class Scheduler:
         self.slot_ms = slot_seconds * 1000
         self.scope = scope
 
-    async def take(self, token: str) -> Taken:
-        """Grant the next slot to the batch the rules pick, or say why not (see lua.TAKE)."""
+    async def take(self, token: str, now_ms: float | None = None) -> Taken:
+        """Grant the next slot to the batch the rules pick, or say why not (see lua.TAKE).
+        `now_ms` replaces Redis's clock, for simulations of hours of scheduling in seconds."""
         script_keys = [
             keys.RATE_PAUSE,
             keys.rate(f"{self.scope}:RUN"),
@@ -117,6 +118,7 @@ class Scheduler:
             queue.SUBMIT_CHUNK,
             LEASE_TTL_MS,
             DEFAULT_PRIORITY,
+            "" if now_ms is None else now_ms,
         ]
         raw = await batch_lua.run(self.redis, lua.TAKE, script_keys, args)
         outcome = _text(raw[0])
