@@ -7,8 +7,8 @@ from redis.asyncio import Redis
 from relay_core import batch_runs, keys, runmap
 from relay_core.events import RunUpdate
 from relay_core.producer import Producer
-from relay_core.runstore import RunStore
 from relay_core.ratelimit import Limits
+from relay_core.runstore import RunStore
 from relay_core.scheduler.state import Scheduler
 from tests.conftest import make_settings
 from worker.chunkstate import load_chunk, settle, unresolved

@@ -12,6 +12,7 @@ competing, however long the run.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, given, settings
@@ -164,7 +165,7 @@ class Lags:
 
 def _check_limits(slots: list[tuple[float, int]], per_minute: int) -> None:
     pace = WINDOW_MS / per_minute
-    for (at, files), (nxt, _) in zip(slots, slots[1:], strict=False):
+    for (at, files), (nxt, _) in itertools.pairwise(slots):
         assert nxt >= at + files * pace - 2, "files are paced at limit/60 a second"
     first, in_window = 0, 0
     for at, files in slots:
