@@ -25,7 +25,8 @@ def add_parser(sub: Any) -> None:
     submit = sub.add_parser("submit", help="submit a file of URLs as one batch (via RELAY_URL)")
     submit.add_argument("--workflow", required=True)
     submit.add_argument("--version")
-    submit.add_argument("--priority", type=int)
+    submit.add_argument("--priority", type=int, help="1 (first) to 100; default 90")
+    submit.add_argument("--weight", type=float, help="share among your batches (default 1)")
     submit.add_argument("--metadata", help="JSON object added to every run's metadata")
     submit.add_argument("--wait", action="store_true", help="show progress until it completes")
     submit.add_argument("file", help="one URL per line, or - for standard input")
@@ -53,6 +54,8 @@ def _body(args: argparse.Namespace) -> dict[str, Any]:
         body["version"] = args.version
     if args.priority is not None:
         body["priority"] = args.priority
+    if args.weight is not None:
+        body["weight"] = args.weight
     if args.metadata is not None:
         body["metadata"] = orjson.loads(args.metadata)
     return body
@@ -112,9 +115,21 @@ async def _status(settings: Settings, batch_id: str, watch: bool) -> int:
 def _print_view(view: dict[str, Any]) -> None:
     console = Console()
     console.print(f"batch {view['batchId']}  state {view['state']}  files {view['files']}")
+    console.print(
+        f"  producer {view['producer']}  priority {view['priority']}  "
+        f"share {view['share']:.0%}  eta {view['eta'] or '-'}"
+    )
     for name in STATUSES:
         console.print(f"  {name:<13}{view['runs'].get(name, 0):>8}")
     console.print(f"  {'NOT SUBMITTED':<13}{view['notSubmitted']:>8}")
+
+
+def _show_sending(progress: Progress, bars: dict[str, Any], view: dict[str, Any]) -> None:
+    """One bar for the files sent so far, labelled with the batch's share and ETA."""
+    label = f"SENT ({view['share']:.0%} of limit, eta {view['eta'] or '-'})"
+    if "SENT" not in bars:
+        bars["SENT"] = progress.add_task(label, total=view["files"])
+    progress.update(bars["SENT"], completed=view["files"] - view["queued"], description=label)
 
 
 async def _watch(http: aiohttp.ClientSession, settings: Settings, batch_id: str) -> int:
@@ -128,6 +143,7 @@ async def _watch(http: aiohttp.ClientSession, settings: Settings, batch_id: str)
             if status >= 400:
                 return _failed(status, view)
             counts = {**view["runs"], "NOT SUBMITTED": view["notSubmitted"]}
+            _show_sending(progress, bars, view)
             for name, value in counts.items():
                 if name not in bars:
                     bars[name] = progress.add_task(name, total=view["files"])
