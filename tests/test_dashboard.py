@@ -11,7 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 
+from tests.batches.support import files, sandbox_config, stack
+from tests.conftest import API_KEY
 from tests.support.demo import KeptDemo, demo_processes, start_kept_demo
 from tests.support.procs import ROOT
 
@@ -75,3 +78,29 @@ async def test_dashboard_shows_the_demo(demo: KeptDemo) -> None:
             await page.screenshot(path=str(SCREENSHOT), full_page=True)
         finally:
             await browser.close()
+
+
+@pytest.mark.timeout(120)
+async def test_dashboard_shows_the_send_queue(redis_url: str, redis: Redis) -> None:
+    """No worker runs: the batches stay queued, in send order, as the page shows them."""
+    from playwright.async_api import async_playwright
+
+    async with stack(redis_url, sandbox_config(), EXTEND_FILES_PER_MINUTE=600) as st:
+        backfill = await st.submit(files(2000, "backfill"))
+        urgent = await st.submit(files(10, "urgent"), priority=1)
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = await browser.new_page(viewport={"width": 1200, "height": 700})
+                await page.goto(st.base_url + "/")
+                await page.fill("#key", API_KEY)
+                await page.click("button[type=submit]")
+                rows = page.locator("#queue tbody tr")
+                await rows.filter(has_text=backfill).wait_for(timeout=15_000)
+                first, second = await rows.nth(0).inner_text(), await rows.nth(1).inner_text()
+                assert urgent in first and "100%" in first and "10" in first
+                assert backfill in second and "0%" in second and "2000" in second
+                assert await page.inner_text("#queue-count") == "2"
+                await page.screenshot(path=str(ROOT / "docs" / "dashboard-queue.png"))
+            finally:
+                await browser.close()

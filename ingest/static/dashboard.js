@@ -75,6 +75,16 @@ function drawBatches(data) {
   ])), "No batches yet.");
 }
 
+function drawQueue(data) {
+  const batches = data ? data.batches : [];
+  $("queue-count").textContent = batches.length;
+  $("queue-note").textContent = data ? "limit " + data.filesPerMinute + " files/min, in send order" : "";
+  fill("queue", batches.map((b) => row([
+    el("span", b.batchId, "id"), b.producer, b.priority, Math.round(100 * b.share) + "%",
+    b.filesLeft, when(b.eta),
+  ])), "Nothing is waiting to be sent.");
+}
+
 function drawReviews(data) {
   const runs = data ? data.runs : [];
   $("reviews-count").textContent = runs.length;
@@ -97,9 +107,11 @@ function drawDeploys(data) {
 
 async function refresh() {
   try {
-    const [batches, reviews, deploys] = await Promise.all([
-      api("/v1/batches?limit=10"), api("/v1/reviews?limit=20"), api("/v1/deploys?limit=10"),
+    const [queue, batches, reviews, deploys] = await Promise.all([
+      api("/v1/queue"), api("/v1/batches?limit=10"), api("/v1/reviews?limit=20"),
+      api("/v1/deploys?limit=10"),
     ]);
+    drawQueue(queue);
     drawBatches(batches);
     drawReviews(reviews);
     drawDeploys(deploys);
