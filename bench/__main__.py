@@ -18,6 +18,8 @@ SCENARIOS = {
     "b3": "bench.b3_fanout",
     "b4": "bench.b4_memory",
     "b5": "bench.b5_end_to_end",
+    "b6": "bench.b6_fairness",
+    "b7": "bench.b7_submission",
 }
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -18,7 +18,7 @@ from ingest.webhooks import read_body
 from relay_core import batch_runs, batches, deploys, queue
 from relay_core import models as m
 from relay_core.errors import InvalidRequest
-from relay_core.intake import parse_batch_body
+from relay_core.intake import gc_paused, parse_batch_body
 from relay_core.params import is_digits, parse_limit
 from relay_core.producer import Producer
 from relay_core.ratelimit import Limits
@@ -35,15 +35,17 @@ async def create_batch(request: web.Request) -> web.Response:
     # Big bodies are parsed and validated in slices (relay_core.intake): the loop keeps
     # answering webhooks while a 100,000-file batch comes in.
     raw = await read_body(request, settings.batch_max_body_bytes)
-    body = await parse_batch_body(raw, settings.batch_max_files)
-    producer = Producer(request.app[REDIS], settings)
-    scope = hashlib.sha256(key.secret).hexdigest()[:16]
-    accepted, created = await producer.submit_once(
-        body,
-        idempotency_key=request.headers.get("Idempotency-Key"),
-        scope=scope,
-        producer=key.name,
-    )
+    with gc_paused(len(raw)):
+        body = await parse_batch_body(raw, settings.batch_max_files)
+        del raw
+        producer = Producer(request.app[REDIS], settings)
+        scope = hashlib.sha256(key.secret).hexdigest()[:16]
+        accepted, created = await producer.submit_once(
+            body,
+            idempotency_key=request.headers.get("Idempotency-Key"),
+            scope=scope,
+            producer=key.name,
+        )
     return json_response(accepted.model_dump(), status=202 if created else 200)
 
 
