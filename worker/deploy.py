@@ -97,7 +97,8 @@ async def _advance(ctx: DeployCtx, did: str) -> str:
     rule = ctx["rules"].get(record["rule"])
     if rule is None:
         return await _finish(ctx, did, FAILED, error="the rule is no longer configured")
-    deployer = deployer_for(rule.deploy, ctx["deploy_http"], ctx["settings"])
+    rollback_to = record.get("rollbackTo") or None
+    deployer = deployer_for(rule.deploy, ctx["deploy_http"], ctx["settings"], rollback_to)
     try:
         return await _steps(ctx, did, record, rule, deployer)
     except PlatformError as exc:
@@ -122,6 +123,8 @@ async def _steps(
         facts = await deployer.prepare(values)
         attempt = {"try": ctx["job_try"], "outcome": "calling"}
         fields = {"status": CALLING, "facts": facts, "startedAt": _now()}
+        if record.get("rollbackTo"):
+            fields["reason"] = rollback_reason(facts)
         if not await deploys.move(redis, did, allowed=(CLAIMED,), fields=fields, attempt=attempt):
             return "raced"
     else:
@@ -129,14 +132,32 @@ async def _steps(
         facts = _facts(record)
         found = await deployer.look(facts)
         if found is not None:
-            return await _deployed(ctx, did, found, "found")
+            return await _deployed(
+                ctx, did, found, "found", await _read_back(deployer, found, facts)
+            )
     outcome = await deployer.deploy(facts)
-    return await _deployed(ctx, did, outcome, "deployed")
+    return await _deployed(
+        ctx, did, outcome, "deployed", await _read_back(deployer, outcome, facts)
+    )
+
+
+def rollback_reason(facts: dict[str, Any]) -> str:
+    source = facts.get("source") or {}
+    number = source.get("version")
+    return f"rollback to v{number}" if number else f"rollback to {source.get('id')}"
+
+
+async def _read_back(deployer: Deployer, outcome: Outcome, facts: dict[str, Any]) -> dict[str, Any]:
+    """Read the deployed version back; a failed read never fails a deploy that happened."""
+    try:
+        return await deployer.read_back(outcome, facts)
+    except PlatformError as exc:
+        return {"verified": None, "error": str(exc)}
 
 
 async def _gate(redis: Redis, rule: Rule, record: dict[str, str]) -> GateFailure | None:
     trigger, subject = record["trigger"], record["subject"]
-    if trigger == "manual":
+    if trigger in deploys.BY_HAND:
         return None  # a person asked for it: gates guard automatic promotion only
     if trigger == "batch.completed":
         raw = await redis.hgetall(keys.batch(subject))  # type: ignore[misc]
@@ -150,10 +171,10 @@ async def _gate(redis: Redis, rule: Rule, record: dict[str, str]) -> GateFailure
 async def placeholders(redis: Redis, rule: Rule, record: dict[str, str]) -> Placeholders:
     trigger, subject = record["trigger"], record["subject"]
     if trigger == "batch.completed" or (
-        trigger == "manual" and await redis.exists(keys.batch(subject))
+        trigger in deploys.BY_HAND and await redis.exists(keys.batch(subject))
     ):
         return Placeholders(rule.name, subject, rule.workflow, batch_id=subject)
-    if trigger != "manual" or await redis.exists(keys.run(subject)):
+    if trigger not in deploys.BY_HAND or await redis.exists(keys.run(subject)):
         batch = await redis.hget(keys.run(subject), "b")  # type: ignore[misc]
         batch_id = batch.decode() if batch else ""
         return Placeholders(rule.name, subject, rule.workflow, batch_id=batch_id, run_id=subject)
@@ -165,12 +186,15 @@ def _facts(record: dict[str, str]) -> dict[str, Any]:
     return facts if isinstance(facts, dict) else {}
 
 
-async def _deployed(ctx: DeployCtx, did: str, outcome: Outcome, how: str) -> str:
+async def _deployed(
+    ctx: DeployCtx, did: str, outcome: Outcome, how: str, read_back: dict[str, Any]
+) -> str:
     return await _finish(
         ctx,
         did,
         DEPLOYED,
         attempt_outcome=how,
+        readBack=read_back,
         versionId=outcome.version_id,
         versionNumber=outcome.version_number,
         versionName=outcome.version_name,

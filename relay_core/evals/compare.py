@@ -17,7 +17,15 @@ from typing import Any
 from relay_core.evals.config import EvalConfig, FieldCompare
 
 _SPACES = re.compile(r"\s+")
-_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%d.%m.%Y", "%m/%d/%Y", "%d %B %Y", "%B %d, %Y", "%d %b %Y")
+_DATE_FORMATS = (
+    "%Y-%m-%d",
+    "%Y/%m/%d",
+    "%d.%m.%Y",
+    "%m/%d/%Y",
+    "%d %B %Y",
+    "%B %d, %Y",
+    "%d %b %Y",
+)
 
 
 def normalize(value: Any) -> str:
