@@ -10,6 +10,7 @@ from ingest import api, deploys_api, health, metrics_api, openapi, reviews_api, 
 from ingest import schemas as s
 from ingest.batches_api import add_batch_routes
 from ingest.dashboard import add_dashboard
+from ingest.evals_api import add_eval_routes
 from ingest.versions_api import add_version_routes
 
 
@@ -57,6 +58,7 @@ def add_routes(app: web.Application) -> None:
         errors=(400, 404),
     )
     add_version_routes(app, add)
+    add_eval_routes(add)
     add(
         "GET /metrics",
         metrics_api.metrics_view,

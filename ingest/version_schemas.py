@@ -26,3 +26,27 @@ class DiffView(Model):
     source: dict[str, Any]
     target: dict[str, Any]
     steps: list[DiffRow]
+
+
+class EvalView(Model):
+    id: str | None
+    rule: str | None
+    deployId: str | None
+    state: str | None = Field(examples=["running", "passed", "failed"])
+    reason: str | None
+    candidate: dict[str, Any] | None
+    baseline: dict[str, Any] | None
+    accuracy: float | None
+    baselineAccuracy: float | None
+    files: int
+    createdAt: str | None
+    finishedAt: str | None
+    report: dict[str, Any] | None = None
+
+
+class EvalList(Model):
+    evals: list[EvalView]
+
+
+class EvalListQuery(Model):
+    limit: int | None = Field(None, ge=1, le=200)

@@ -17,9 +17,9 @@ from redis.exceptions import NoScriptError
 
 from relay_core import keys, lua, queue
 
-CLAIMED, CALLING = "claimed", "calling"
+CLAIMED, CALLING, EVALUATING = "claimed", "calling", "evaluating"
 DEPLOYED, FAILED, SKIPPED, DRY_RUN = "deployed", "failed", "skipped", "dry_run"
-OPEN = (CLAIMED, CALLING)
+OPEN = (CLAIMED, EVALUATING, CALLING)
 FINAL = frozenset({DEPLOYED, FAILED, SKIPPED, DRY_RUN})
 STATUSES = frozenset({*OPEN, *FINAL})
 ATTEMPTS_KEPT = 30

@@ -101,3 +101,15 @@ def deploys_by_subject(subject: str) -> str:
 
 def deploys_by_target(provider: str, workflow: str) -> str:
     return DEPLOYS_BY_TARGET + provider + ":" + workflow
+
+
+EVAL = PREFIX + "eval:"  # + evalId (= its deployId) -> hash: an evaluation's plan, state and report
+EVALS = PREFIX + "evals"  # sorted set evalId by creation time (recent first listing)
+
+
+def eval_(eval_id: str) -> str:
+    return EVAL + eval_id
+
+
+def eval_values(eval_id: str, role: str) -> str:
+    return EVAL + eval_id + ":values:" + role  # hash fileIndex -> values read from the platform

@@ -21,13 +21,14 @@ from redis.asyncio import Redis
 from redis.exceptions import LockError
 
 from relay_core import deploys, keys, metrics
-from relay_core.deploys import CALLING, CLAIMED, DEPLOYED, DRY_RUN, FAILED, SKIPPED
+from relay_core.deploys import CALLING, CLAIMED, DEPLOYED, DRY_RUN, EVALUATING, FAILED, SKIPPED
 from relay_core.gates import GateFailure, batch_gates, run_gates
 from relay_core.platforms.deploy_clients import deployer_for
 from relay_core.platforms.deployer import Deployer, Outcome, Placeholders
 from relay_core.platforms.http import PlatformError
 from relay_core.rules import Rule, RuleSet
 from relay_core.settings import Settings
+from worker import evals
 
 log = logging.getLogger(__name__)
 
@@ -113,19 +114,27 @@ async def _steps(
     ctx: DeployCtx, did: str, record: dict[str, str], rule: Rule, deployer: Deployer
 ) -> str:
     redis = ctx["redis"]
-    if record["status"] == CLAIMED:
+    status = record["status"]
+    if status == CLAIMED:
         failed = await _gate(redis, rule, record)
         if failed is not None:
             return await _finish(ctx, did, SKIPPED, gate=failed.gate, reason=failed.reason)
-        values = (await placeholders(redis, rule, record)).values()
         if record.get("dryRun") == "1":
+            values = (await placeholders(redis, rule, record)).values()
             return await _finish(ctx, did, DRY_RUN, request=deployer.preview(values))
-        facts = await deployer.prepare(values)
-        attempt = {"try": ctx["job_try"], "outcome": "calling"}
-        fields = {"status": CALLING, "facts": facts, "startedAt": _now()}
-        if record.get("rollbackTo"):
-            fields["reason"] = rollback_reason(facts)
-        if not await deploys.move(redis, did, allowed=(CLAIMED,), fields=fields, attempt=attempt):
+        if evals.applies(rule, record):
+            status = await _start_eval(ctx, did)
+            if status != EVALUATING:
+                return status
+    if status == EVALUATING:
+        result = await evals.evaluate(ctx, did, rule)
+        if result is None:
+            return EVALUATING  # its batches' completion queues this job again
+        if not result.passed:
+            return await _finish(ctx, did, SKIPPED, gate="eval", reason=result.reason)
+    if status in (CLAIMED, EVALUATING):
+        facts = await _prepare(ctx, did, record, rule, deployer, status)
+        if facts is None:
             return "raced"
     else:
         # `calling` on entry: an earlier attempt may have reached the platform. Look first.
@@ -139,6 +148,36 @@ async def _steps(
     return await _deployed(
         ctx, did, outcome, "deployed", await _read_back(deployer, outcome, facts)
     )
+
+
+async def _start_eval(ctx: DeployCtx, did: str) -> str:
+    attempt = {"try": ctx["job_try"], "outcome": "evaluating"}
+    fields = {"status": EVALUATING, "evalId": did}
+    moved = await deploys.move(
+        ctx["redis"], did, allowed=(CLAIMED,), fields=fields, attempt=attempt
+    )
+    return EVALUATING if moved else "raced"
+
+
+async def _prepare(
+    ctx: DeployCtx,
+    did: str,
+    record: dict[str, str],
+    rule: Rule,
+    deployer: Deployer,
+    status: str,
+) -> dict[str, Any] | None:
+    """Read the platform, then record the pre-call facts and `calling` (None: lost a race)."""
+    values = (await placeholders(ctx["redis"], rule, record)).values()
+    facts = await deployer.prepare(values)
+    attempt = {"try": ctx["job_try"], "outcome": "calling"}
+    fields = {"status": CALLING, "facts": facts, "startedAt": _now()}
+    if record.get("rollbackTo"):
+        fields["reason"] = rollback_reason(facts)
+    if status == EVALUATING:
+        fields["reason"] = "evaluation passed"
+    moved = await deploys.move(ctx["redis"], did, allowed=(status,), fields=fields, attempt=attempt)
+    return facts if moved else None
 
 
 def rollback_reason(facts: dict[str, Any]) -> str:
