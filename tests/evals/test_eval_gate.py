@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
 from relay_core import keys
 from tests.batches.support import stack, wait_for
+from tests.conftest import API_KEY
+from tests.deploy.test_deploy_api import _cli
 from tests.evals.support import (
     FILES,
     PROD,
@@ -119,6 +122,26 @@ async def test_a_worse_candidate_is_not_deployed_and_the_failed_gate_is_audited(
         assert diff["actual"] != diff["expected"]
         posts = await st.requests(f"/workflows/{PROD}/versions", "POST")
         assert posts == []
+        if dialect == DIALECTS[0]:
+            await _cli_shows(st.base_url, ev)
+
+
+async def _cli_shows(base_url: str, ev: dict[str, Any]) -> None:
+    env = {"RELAY_URL": base_url, "RELAY_API_KEY": API_KEY}
+    code, out, err = await _cli(env, "evals", "show", ev["id"])
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith(f"eval {ev['id']} (promote): failed — accuracy ")
+    assert lines[1] == f"candidate {STAGING} draft: {ev['accuracy'] * 100:.1f}%"
+    assert lines[3].split() == ["field", "accuracy", "matched", "baseline"]
+    fields = [line.split()[0] for line in lines[4:7]]
+    assert fields == ["date", "number", "total"]
+    worst = lines.index("worst files:")
+    assert lines[worst + 1].split()[:3] == ["file", "accuracy", "differences"]
+    assert "!=" in lines[worst + 3]
+    code, out, err = await _cli(env, "evals")
+    assert code == 0, err
+    assert out.splitlines()[1].split()[:2] == [ev["id"], "failed"]
 
 
 async def test_a_regression_against_the_deployed_version_fails_the_gate(
