@@ -104,6 +104,8 @@ async def _advance(ctx: DeployCtx, did: str) -> str:
         return await _steps(ctx, did, record, rule, deployer)
     except PlatformError as exc:
         return await _platform_failed(ctx, did, exc)
+    except Retry:
+        raise  # more work in a later run of the job (an evaluation reading its runs)
     except Exception as exc:
         if ctx["job_try"] >= ctx["settings"].deploy_max_attempts:
             await _finish(ctx, did, FAILED, error=f"internal error: {exc.__class__.__name__}")

@@ -185,3 +185,24 @@ async def test_a_candidate_edited_during_its_evaluation_fails(
         deploy = await wait_deploy(st, "promote:manual:c1")
         assert deploy["status"] == "skipped"
         assert deploy["reason"] == "the candidate (draft) changed while it was evaluated"
+
+
+async def test_a_set_larger_than_one_job_reads_is_scored_over_several_runs(
+    redis_url: str, redis: Redis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from worker import evals
+
+    monkeypatch.setattr(evals, "READS_PER_JOB", 3)  # 10 golden files: four runs of the job
+    rules = write_rules(tmp_path)
+    settings = {"RELAY_RULES": str(rules), "EXTEND_API_KEY": "sk_sandbox"}
+    async with stack(redis_url, sandbox_config(), **settings) as st:
+        st.start_worker()
+        status, _ = await st.call("POST", "/v1/rules/promote/deploy", {"subject": "big"})
+        assert status == 202
+        deploy = await wait_deploy(st, "promote:manual:big")
+        assert deploy["status"] == "deployed", deploy
+        _, ev = await st.call("GET", "/v1/evals/promote:manual:big")
+        assert ev["accuracy"] == 1.0 and ev["report"]["candidate"]["filesScored"] == FILES
+        log = await st.sandbox("GET", "/_sandbox/requests", method="GET")
+        reads = [r for r in log["requests"] if r["path"].startswith("/workflow_runs/workflow_run_")]
+        assert len(reads) == FILES  # each run read once, over four runs of the job
