@@ -120,7 +120,7 @@ def render(args: argparse.Namespace, answer: Any) -> str:
     if action in ("run", "rollback"):
         return table(list(COLUMNS), [row(answer["deploy"])])
     if action == "show":
-        return table(list(COLUMNS), [row(answer)]) + "\n" + read_back_line(answer)
+        return "\n".join([table(list(COLUMNS), [row(answer)]), *detail_lines(answer)])
     lines = table(list(COLUMNS), [row(d) for d in answer["deploys"]])
     if answer.get("nextCursor"):
         lines += f"\nmore: --cursor {answer['nextCursor']}"
@@ -141,6 +141,17 @@ def row(deploy: dict[str, Any]) -> list[str]:
         str(detail)[:60],
         str(deploy.get("createdAt")),
     ]
+
+
+def detail_lines(deploy: dict[str, Any]) -> list[str]:
+    lines = []
+    if deploy.get("reason"):
+        lines.append(f"reason: {deploy['reason']}")
+    if deploy.get("evalId"):
+        lines.append(f"evaluation: relay evals show {deploy['evalId']}")
+    if deploy.get("status") == "deployed":
+        lines.append(read_back_line(deploy))
+    return lines
 
 
 def read_back_line(deploy: dict[str, Any]) -> str:

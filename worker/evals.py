@@ -47,7 +47,8 @@ def applies(rule: Rule, record: dict[str, str]) -> bool:
 async def evaluate(ctx: Any, did: str, rule: Rule) -> Verdict | None:
     """The verdict once scored; None while the evaluation's batches are still running."""
     cfg = rule.eval
-    assert cfg is not None  # applies() checked it
+    if cfg is None:  # the rules changed while this deploy was being evaluated
+        return Verdict(False, "the rule has no [rules.eval] any more")
     redis = ctx["redis"]
     record = await store.load(redis, did)
     if record is None:
