@@ -315,3 +315,29 @@ async def test_cli_diff_rollback_and_show(relay: MakeRelay, redis: Redis, sb: Sa
     await run_worker_burst(settings)
     code, out, err = await _cli(env, "deploys", "show", did)
     assert "rollback to v1" in out and "deployed" in out
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+async def test_rollback_answer_lost_after_commit_is_found_not_redone(
+    relay: MakeRelay, redis: Redis, sb: Sandbox, dialect: str
+) -> None:
+    settings, client = await relay(
+        rule_toml("promote", "run.completed", EXTEND_DEPLOY), EXTEND_API_VERSION=dialect
+    )
+    await extend_call(sb, "POST", f"/workflows/{EXTEND_TARGET}/versions", {"name": "v2"})
+    faults = {
+        "p_commit_then_fail": 1.0,
+        "commit_then_fail": "drop",
+        "only_methods": ["POST"],
+        "only_paths": [f"/workflows/{EXTEND_TARGET}/versions"],
+    }
+    await sandbox_post(sb, "/_sandbox/config", {"faults": faults})
+    resp = await client.post("/v1/rules/promote/rollback", json={"to": "1"}, headers=auth())
+    assert resp.status == 202
+    await run_worker_burst(settings)
+    (deploy,) = await all_deploys(redis)
+    assert deploy["status"] == "deployed", deploy
+    assert [a["outcome"] for a in deploy["attempts"]] == ["calling", "retry", "found"]
+    assert deploy["version"]["number"] == "3" and deploy["verified"] is True
+    # Ours and the v2 made by hand above: the retry looked and found it instead of posting.
+    assert len(await requests_to(sb, f"/workflows/{EXTEND_TARGET}/versions", "POST")) == 2

@@ -71,7 +71,13 @@ def golden_lines(n: int = FILES) -> list[dict[str, Any]]:
     return lines
 
 
-def write_rules(tmp_path: Path, *, on: str = "batch.completed", **eval_fields: Any) -> Path:
+def write_rules(
+    tmp_path: Path,
+    *,
+    on: str = "batch.completed",
+    metadata: str = '{ env = "staging" }',
+    **eval_fields: Any,
+) -> Path:
     golden = tmp_path / "golden.jsonl"
     golden.write_text("\n".join(orjson.dumps(line).decode() for line in golden_lines()) + "\n")
     fields = {"min_accuracy": 0.9, **eval_fields}
@@ -80,7 +86,7 @@ def write_rules(tmp_path: Path, *, on: str = "batch.completed", **eval_fields: A
         'name = "promote"',
         f'on = "{on}"',
         f'workflow = "{STAGING}"',
-        'metadata = { env = "staging" }',
+        f"metadata = {metadata}",
         "[rules.deploy]",
         'provider = "extend"',
         f'workflow = "{PROD}"',

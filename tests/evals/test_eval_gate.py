@@ -206,3 +206,28 @@ async def test_a_set_larger_than_one_job_reads_is_scored_over_several_runs(
         log = await st.sandbox("GET", "/_sandbox/requests", method="GET")
         reads = [r for r in log["requests"] if r["path"].startswith("/workflow_runs/workflow_run_")]
         assert len(reads) == FILES  # each run read once, over four runs of the job
+
+
+async def test_run_completion_evaluates_and_the_evaluation_runs_trigger_nothing(
+    redis_url: str, redis: Redis, tmp_path: Path
+) -> None:
+    # No metadata filter: the evaluation's own runs (same workflow, completed) match the rule
+    # by workflow, and only their marker keeps them from claiming deploys of their own.
+    rules = write_rules(tmp_path, on="run.completed", metadata="{}")
+    settings = {"RELAY_RULES": str(rules), "EXTEND_API_KEY": "sk_sandbox"}
+    async with stack(redis_url, sandbox_config(), **settings) as st:
+        st.start_worker()
+        status, body = await st.call(
+            "POST", "/v1/batches", {"workflowId": STAGING, "files": [{"url": "https://f.test/x"}]}
+        )
+        assert status == 202
+        await st.wait_done(body["batchId"])
+        _, runs = await st.call("GET", f"/v1/batches/{body['batchId']}/runs")
+        did = f"promote:{runs['runs'][0]['runId']}"
+        deploy = await wait_deploy(st, did)
+        assert deploy["status"] == "deployed" and deploy["evalId"] == did
+        await st.deliveries_idle()
+        _, listed = await st.call("GET", "/v1/deploys")
+        assert [d["id"] for d in listed["deploys"]] == [did]
+        _, evals = await st.call("GET", "/v1/evals")
+        assert [e["id"] for e in evals["evals"]] == [did]
