@@ -341,3 +341,23 @@ async def test_rollback_answer_lost_after_commit_is_found_not_redone(
     assert deploy["version"]["number"] == "3" and deploy["verified"] is True
     # Ours and the v2 made by hand above: the retry looked and found it instead of posting.
     assert len(await requests_to(sb, f"/workflows/{EXTEND_TARGET}/versions", "POST")) == 2
+
+
+async def test_a_failed_read_back_never_fails_the_deploy(
+    relay: MakeRelay, redis: Redis, sb: Sandbox
+) -> None:
+    settings, client = await relay(rule_toml("promote", "run.completed", EXTEND_DEPLOY))
+    # Every Get Workflow Version answers 500; the list the deploy itself reads still works.
+    faults = {
+        "p_500": 1.0,
+        "only_methods": ["GET"],
+        "only_paths": [f"/workflows/{EXTEND_TARGET}/versions/"],
+    }
+    await sandbox_post(sb, "/_sandbox/config", {"faults": faults})
+    await complete_run(client, "run_1")
+    await run_worker_burst(settings)
+    (deploy,) = await all_deploys(redis)
+    assert deploy["status"] == "deployed" and deploy["version"]["number"] == "2"
+    assert deploy["verified"] is None
+    assert "HTTP 500" in deploy["readBack"]["error"]
+    assert len(await requests_to(sb, f"/workflows/{EXTEND_TARGET}/versions", "POST")) == 1
