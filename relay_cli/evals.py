@@ -98,7 +98,7 @@ def render_eval(ev: dict[str, Any]) -> str:
         for name, f in report["perField"].items()
     ]
     lines += ["", table(["field", "accuracy", "matched", "baseline"], rows)]
-    worst = report.get("worstFiles") or []
+    worst = report.get("files") or []
     if worst:
         lines += ["", "worst files:"]
         rows = [_worst_row(w) for w in worst[:WORST_SHOWN]]

@@ -33,7 +33,6 @@ from worker.fanout_ctx import extend_of, limiter_of
 
 log = logging.getLogger(__name__)
 
-WORST_FILES = 20
 # Run reads per job run: at the default 10 GET/s well inside the deploy job's timeout. A
 # bigger set is read over several runs of the job (the values read so far are kept).
 READS_PER_JOB = 300
@@ -198,7 +197,8 @@ async def _values(ctx: Any, run_id: str) -> dict[str, Any]:
 def _role_report(files: list[FileScore], golden: list[dict[str, Any]]) -> dict[str, Any]:
     report = summarize(files)
     worst = sorted((f for f in files if f.accuracy < 1), key=lambda f: (f.accuracy, f.index))
-    report["worstFiles"] = [
+    # Every file with a difference, worst first (the CLI shows the first few).
+    report["files"] = [
         {
             "fileIndex": f.index,
             "file": golden[f.index]["file"],
@@ -206,7 +206,7 @@ def _role_report(files: list[FileScore], golden: list[dict[str, Any]]) -> dict[s
             "diffs": f.diffs,
             "error": f.error,
         }
-        for f in worst[:WORST_FILES]
+        for f in worst
     ]
     report["failedRuns"] = [
         {"fileIndex": f.index, "file": golden[f.index]["file"], "error": f.error}

@@ -59,7 +59,7 @@ async def test_a_good_candidate_passes_and_is_promoted_on_batch_completion(
         assert ev["baseline"]["ref"] == "1" and ev["baseline"]["workflow"] == PROD
         report = ev["report"]["candidate"]
         assert report["perField"]["total"] == {"accuracy": 1.0, "matched": FILES, "total": FILES}
-        assert report["worstFiles"] == [] and report["failedRuns"] == []
+        assert report["files"] == [] and report["failedRuns"] == []
         status, listed = await st.call("GET", "/v1/evals")
         assert [e["id"] for e in listed["evals"]] == [did]
 
@@ -116,7 +116,7 @@ async def test_a_worse_candidate_is_not_deployed_and_the_failed_gate_is_audited(
         assert ev["baseline"] is None  # no max_regression: the baseline is not run
         report = ev["report"]["candidate"]
         assert 0 < report["accuracy"] < 0.9
-        worst = report["worstFiles"]
+        worst = report["files"]
         assert worst and worst[0]["accuracy"] <= worst[-1]["accuracy"]
         diff = worst[0]["diffs"][0]
         assert diff["actual"] != diff["expected"]
