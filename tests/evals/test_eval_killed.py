@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from redis.asyncio import Redis
 
 from relay_core import keys
@@ -22,11 +23,12 @@ from tests.support.procs import RelayProcess
 DID = "promote:manual:k1"
 
 
-def worker_env(st: Stack, rules: Path) -> dict[str, str]:
+def worker_env(st: Stack, rules: Path, dialect: str) -> dict[str, str]:
     env = {k: v for k, v in st.sb.env().items() if k != "EXTEND_WEBHOOK_SECRETS"}
     env.update(
         REDIS_URL=st.settings.redis_url,
         RELAY_RULES=str(rules),
+        EXTEND_API_VERSION=dialect,
         DEPLOY_TIMEOUT_SECONDS="60",
         EXTEND_RUN_RPS="1000",
         EXTEND_GET_RPS="1000",
@@ -50,15 +52,21 @@ async def release_killed_jobs(redis: Redis) -> None:
     await wait_for(gone)
 
 
+@pytest.mark.parametrize("dialect", ["2026-02-09", "2025-04-21"])
 async def test_eval_and_deploy_survive_killed_workers(
-    redis_url: str, redis: Redis, tmp_path: Path
+    redis_url: str, redis: Redis, tmp_path: Path, dialect: str
 ) -> None:
     rules = write_rules(tmp_path)
     config = sandbox_config().model_copy(deep=True)
     config.processing.processing_seconds = 0.3  # runs stay PROCESSING for a while
-    settings = {"RELAY_RULES": str(rules), "EXTEND_API_KEY": "sk_sandbox", "BATCH_CHUNK_SIZE": 1}
+    settings = {
+        "RELAY_RULES": str(rules),
+        "EXTEND_API_KEY": "sk_sandbox",
+        "BATCH_CHUNK_SIZE": 1,
+        "EXTEND_API_VERSION": dialect,
+    }
     async with stack(redis_url, config, **settings) as st:
-        env = worker_env(st, rules)
+        env = worker_env(st, rules, dialect)
         status, _ = await st.call("POST", "/v1/rules/promote/deploy", {"subject": "k1"})
         assert status == 202
 
