@@ -165,7 +165,11 @@ async def test_a_candidate_edited_during_its_evaluation_fails(
 ) -> None:
     rules = write_rules(tmp_path)
     settings = {"RELAY_RULES": str(rules), "EXTEND_API_KEY": "sk_sandbox"}
-    async with stack(redis_url, sandbox_config(), **settings) as st:
+    config = sandbox_config()
+    config.processing.processing_seconds = 0.5  # due after the pause below, never before
+    async with stack(redis_url, config, **settings) as st:
+        # Simulated time stands still: the evaluation's runs cannot finish before the edit.
+        await st.sandbox("POST", "/_sandbox/clock", {"paused": True})
         status, _ = await st.call("POST", "/v1/rules/promote/deploy", {"subject": "c1"})
         assert status == 202
         st.start_worker()
@@ -182,6 +186,9 @@ async def test_a_candidate_edited_during_its_evaluation_fails(
             headers=headers,
         ) as r:
             assert r.status == 200
+        _, ev = await st.call("GET", "/v1/evals/promote:manual:c1")
+        assert ev["state"] == "running"
+        await st.sandbox("POST", "/_sandbox/clock", {"paused": False})
         deploy = await wait_deploy(st, "promote:manual:c1")
         assert deploy["status"] == "skipped"
         assert deploy["reason"] == "the candidate (draft) changed while it was evaluated"
