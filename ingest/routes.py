@@ -10,7 +10,9 @@ from ingest import api, deploys_api, health, metrics_api, openapi, reviews_api, 
 from ingest import schemas as s
 from ingest.batches_api import add_batch_routes
 from ingest.dashboard import add_dashboard
+from ingest.evals_api import add_eval_routes
 from ingest.scheduler_api import add_scheduler_routes
+from ingest.versions_api import add_version_routes
 
 
 def add_routes(app: web.Application) -> None:
@@ -57,6 +59,8 @@ def add_routes(app: web.Application) -> None:
         body=s.RuleDeployRequest,
         errors=(400, 404),
     )
+    add_version_routes(app, add)
+    add_eval_routes(add)
     add(
         "GET /metrics",
         metrics_api.metrics_view,

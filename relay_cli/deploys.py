@@ -32,7 +32,13 @@ def add_parser(sub: Any) -> None:
     run = actions.add_parser("run", help="deploy a rule now (same path and audit as a trigger)")
     run.add_argument("rule")
     run.add_argument("--subject", help="run or batch id; repeated requests deploy once")
-    for p in (ls, show, run, actions.choices["rules"]):
+    diff = actions.add_parser("diff", help="steps a rule would deploy vs the target's latest")
+    diff.add_argument("rule")
+    back = actions.add_parser("rollback", help="deploy an earlier version's steps again")
+    back.add_argument("rule")
+    back.add_argument("--to", required=True, help='"previous" or a version number such as 3')
+    back.add_argument("--subject", help="repeated requests with one subject roll back once")
+    for p in (ls, show, run, diff, back, actions.choices["rules"]):
         p.add_argument("--json", action="store_true", help="print the API's JSON")
     parser.set_defaults(run=cmd_deploys)
 
@@ -73,6 +79,11 @@ def _request(args: argparse.Namespace) -> tuple[str, str, dict[str, str], Any]:
     if action == "run":
         body = {"subject": args.subject} if args.subject else {}
         return "POST", f"/v1/rules/{args.rule}/deploy", {}, body
+    if action == "diff":
+        return "GET", f"/v1/rules/{args.rule}/diff", {}, None
+    if action == "rollback":
+        body = {"to": args.to, **({"subject": args.subject} if args.subject else {})}
+        return "POST", f"/v1/rules/{args.rule}/rollback", {}, body
     params = {"limit": str(args.limit)}
     for name in ("rule", "status", "cursor"):
         if getattr(args, name):
@@ -104,9 +115,12 @@ def render(args: argparse.Namespace, answer: Any) -> str:
             for r in answer["rules"]
         ]
         return table(["name", "on", "workflow", "provider", "target", "dryRun"], rows)
-    if action in ("show", "run"):
-        deploy = answer["deploy"] if action == "run" else answer
-        return table(list(COLUMNS), [row(deploy)])
+    if action == "diff":
+        return render_diff(answer)
+    if action in ("run", "rollback"):
+        return table(list(COLUMNS), [row(answer["deploy"])])
+    if action == "show":
+        return "\n".join([table(list(COLUMNS), [row(answer)]), *detail_lines(answer)])
     lines = table(list(COLUMNS), [row(d) for d in answer["deploys"]])
     if answer.get("nextCursor"):
         lines += f"\nmore: --cursor {answer['nextCursor']}"
@@ -117,7 +131,7 @@ def row(deploy: dict[str, Any]) -> list[str]:
     version = deploy.get("version") or {}
     shown = version.get("number") or version.get("id") or ""
     error = deploy.get("error") or {}
-    detail = deploy.get("gate") or error.get("message") or ""
+    detail = deploy.get("gate") or error.get("message") or deploy.get("reason") or ""
     return [
         str(deploy.get("id")),
         str(deploy.get("status")),
@@ -127,6 +141,44 @@ def row(deploy: dict[str, Any]) -> list[str]:
         str(detail)[:60],
         str(deploy.get("createdAt")),
     ]
+
+
+def detail_lines(deploy: dict[str, Any]) -> list[str]:
+    lines = []
+    if deploy.get("reason"):
+        lines.append(f"reason: {deploy['reason']}")
+    if deploy.get("evalId"):
+        lines.append(f"evaluation: relay evals show {deploy['evalId']}")
+    if deploy.get("status") == "deployed":
+        lines.append(read_back_line(deploy))
+    return lines
+
+
+def read_back_line(deploy: dict[str, Any]) -> str:
+    verified = deploy.get("verified")
+    if deploy.get("superseded"):
+        newer = deploy["superseded"]
+        shown = newer.get("version") or newer.get("number") or newer.get("id")
+        return f"read back: superseded by {shown}"
+    if verified is None:
+        error = (deploy.get("readBack") or {}).get("error")
+        return f"read back: {error}" if error else "read back: not yet"
+    return f"read back: verified {str(verified).lower()}"
+
+
+def render_diff(answer: dict[str, Any]) -> str:
+    source, target = answer["source"], answer["target"]
+    head = (
+        f"{answer['rule']}: {source.get('workflow') or 'rule'} {source.get('version')} "
+        f"-> {target.get('workflow')} latest ({target.get('version')})"
+    )
+    rows = [
+        [r["step"], r["change"], str(r.get("type") or ""), ", ".join(r["keys"])]
+        for r in answer["steps"]
+    ]
+    if not rows:
+        return head + "\nno step differs"
+    return head + "\n" + table(["step", "change", "type", "changed keys"], rows)
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:

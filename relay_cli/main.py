@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
-from relay_cli import demo, deploys, queue, submit
+from relay_cli import demo, deploys, evals, queue, submit
 from relay_core.settings import ConfigError, Settings
 
 Command = Callable[[argparse.Namespace], int]
@@ -89,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     deploys.add_parser(sub)
     submit.add_parser(sub)
     queue.add_parser(sub)
+    evals.add_parser(sub)
     return parser
 
 

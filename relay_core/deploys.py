@@ -17,25 +17,26 @@ from redis.exceptions import NoScriptError
 
 from relay_core import keys, lua, queue
 
-CLAIMED, CALLING = "claimed", "calling"
+CLAIMED, CALLING, EVALUATING = "claimed", "calling", "evaluating"
 DEPLOYED, FAILED, SKIPPED, DRY_RUN = "deployed", "failed", "skipped", "dry_run"
-OPEN = (CLAIMED, CALLING)
+OPEN = (CLAIMED, EVALUATING, CALLING)
 FINAL = frozenset({DEPLOYED, FAILED, SKIPPED, DRY_RUN})
 STATUSES = frozenset({*OPEN, *FINAL})
 ATTEMPTS_KEPT = 30
-_JSON_FIELDS = ("facts", "request", "attempts")
+BY_HAND = ("manual", "rollback")  # asked for by a person: the automatic gates do not apply
+_JSON_FIELDS = ("facts", "request", "attempts", "readBack")
 
 
 @dataclass(slots=True, frozen=True)
 class Subject:
     """What fired: a trigger type and the run or batch id it fired for."""
 
-    trigger: str  # run.completed | review.completed | batch.completed | manual
+    trigger: str  # run.completed | review.completed | batch.completed | manual | rollback
     id: str
 
 
 def deploy_id(rule: str, subject: Subject) -> str:
-    prefix = "manual:" if subject.trigger == "manual" else ""
+    prefix = f"{subject.trigger}:" if subject.trigger in BY_HAND else ""
     return f"{rule}:{prefix}{subject.id}"
 
 
@@ -58,12 +59,19 @@ _SCRIPTS = _Scripts()
 
 
 async def claim(
-    redis: Redis, rule: str, subject: Subject, provider: str, target: str, dry_run: bool
+    redis: Redis,
+    rule: str,
+    subject: Subject,
+    provider: str,
+    target: str,
+    dry_run: bool,
+    extra: dict[str, str] | None = None,
 ) -> tuple[str, bool]:
     """Create the deploy and enqueue its job in one step; (id, False) if it already existed."""
     did = deploy_id(rule, subject)
     now = queue.now_ms()
     fields = {
+        **(extra or {}),
         "id": did,
         "rule": rule,
         "trigger": subject.trigger,
@@ -158,6 +166,11 @@ def view(h: dict[str, str]) -> dict[str, Any]:
     for name in _JSON_FIELDS:
         out[name] = orjson.loads(h[name]) if name in h else None
     out["attempts"] = out["attempts"] or []
+    read_back = out["readBack"] or {}
+    out["verified"] = read_back.get("verified")
+    out["superseded"] = read_back.get("superseded")
+    out["rollbackTo"] = h.get("rollbackTo")
+    out["evalId"] = h.get("evalId")
     out["platformEvent"] = (
         {
             "eventId": h["eventId"],

@@ -120,3 +120,15 @@ def sched_level(priority: int) -> str:
 
 def batch_kinds(batch_id: str) -> str:
     return BATCH + batch_id + BATCH_KINDS_SUFFIX
+
+
+EVAL = PREFIX + "eval:"  # + evalId (= its deployId) -> hash: an evaluation's plan, state and report
+EVALS = PREFIX + "evals"  # sorted set evalId by creation time (recent first listing)
+
+
+def eval_(eval_id: str) -> str:
+    return EVAL + eval_id
+
+
+def eval_values(eval_id: str, role: str) -> str:
+    return EVAL + eval_id + ":values:" + role  # hash fileIndex -> values read from the platform

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from relay_core.evals.config import EvalConfig, check_golden, golden_path
 from relay_core.settings import ConfigError, Settings
 
 Trigger = Literal["run.completed", "review.completed", "batch.completed"]
@@ -51,17 +52,34 @@ def _check_template(template: str, allowed: frozenset[str]) -> str:
     return template
 
 
+VERSION_REF = r"^(draft|latest|[0-9]{1,9}|workflow_version_[A-Za-z0-9_-]{1,100})$"
+
+
+class StepsFrom(_Strict):
+    """Promote: deploy the steps of this version of another (or the same) Extend workflow."""
+
+    workflow: str = Field(min_length=1)
+    version: str = Field("latest", pattern=VERSION_REF)
+
+
 class ExtendDeploy(_Strict):
     provider: Literal["extend"]
     workflow: str = Field(min_length=1)
     # Always set: a retry after an unknown outcome finds the version by this name.
     name: str = Field(DEFAULT_NAME, min_length=1, max_length=200)
     steps: list[dict[str, Any]] | None = None
+    steps_from: StepsFrom | None = None
 
     @field_validator("name")
     @classmethod
     def _template(cls, value: str) -> str:
         return _check_template(value, PLACEHOLDERS)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ExtendDeploy:
+        if self.steps is not None and self.steps_from is not None:
+            raise ValueError("give steps or steps_from, not both")
+        return self
 
 
 class EachlabsDeploy(_Strict):
@@ -107,6 +125,7 @@ class Rule(_Strict):
     require_reviews_approved: bool = False
     dry_run: bool = False
     deploy: DeployTarget
+    eval: EvalConfig | None = None
 
     @model_validator(mode="after")
     def _batch_gates(self) -> Rule:
@@ -171,26 +190,37 @@ def load_rules(settings: Settings) -> RuleSet:
         raise ConfigError(f"RELAY_RULES {path}: cannot read: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"RELAY_RULES {path}: not valid TOML: {exc}") from None
-    return parse_rules(data, settings, str(path))
+    return parse_rules(data, settings, str(path), base=path.parent)
 
 
-def parse_rules(data: dict[str, Any], settings: Settings, source: str = "rules") -> RuleSet:
+def parse_rules(
+    data: dict[str, Any], settings: Settings, source: str = "rules", base: Path | None = None
+) -> RuleSet:
     try:
         parsed = RulesFile.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"RELAY_RULES {source}: {_describe(exc, data)}") from None
     seen: set[str] = set()
+    rules: list[Rule] = []
     for rule in parsed.rules:
         if rule.name in seen:
             raise ConfigError(f'RELAY_RULES {source}: rule "{rule.name}": name: used twice')
         seen.add(rule.name)
+        if rule.eval is not None:
+            problem = check_golden(rule.eval, base or Path.cwd())
+            if problem:
+                raise ConfigError(f'RELAY_RULES {source}: rule "{rule.name}": eval.{problem}')
+            # Relative to the rules file; the worker reads it again when an evaluation starts.
+            path = str(golden_path(rule.eval, base or Path.cwd()).resolve())
+            rule = rule.model_copy(update={"eval": rule.eval.model_copy(update={"golden": path})})
         missing = _missing_key(rule, settings)
         if missing:
             raise ConfigError(
                 f'RELAY_RULES {source}: rule "{rule.name}": deploy.provider: '
                 f"{rule.deploy.provider} needs {missing}, which is not set"
             )
-    return RuleSet(parsed.rules)
+        rules.append(rule)
+    return RuleSet(rules)
 
 
 def _missing_key(rule: Rule, settings: Settings) -> str | None:
@@ -202,6 +232,9 @@ def _missing_key(rule: Rule, settings: Settings) -> str | None:
     }[provider]
     if key is None or not key.get_secret_value():
         return f"{provider.upper()}_API_KEY"
+    extend = settings.extend_api_key
+    if rule.eval is not None and (extend is None or not extend.get_secret_value()):
+        return "EXTEND_API_KEY (the evaluation runs on Extend)"
     return None
 
 

@@ -21,13 +21,14 @@ from redis.asyncio import Redis
 from redis.exceptions import LockError
 
 from relay_core import deploys, keys, metrics
-from relay_core.deploys import CALLING, CLAIMED, DEPLOYED, DRY_RUN, FAILED, SKIPPED
+from relay_core.deploys import CALLING, CLAIMED, DEPLOYED, DRY_RUN, EVALUATING, FAILED, SKIPPED
 from relay_core.gates import GateFailure, batch_gates, run_gates
 from relay_core.platforms.deploy_clients import deployer_for
 from relay_core.platforms.deployer import Deployer, Outcome, Placeholders
 from relay_core.platforms.http import PlatformError
 from relay_core.rules import Rule, RuleSet
 from relay_core.settings import Settings
+from worker import evals
 
 log = logging.getLogger(__name__)
 
@@ -97,11 +98,14 @@ async def _advance(ctx: DeployCtx, did: str) -> str:
     rule = ctx["rules"].get(record["rule"])
     if rule is None:
         return await _finish(ctx, did, FAILED, error="the rule is no longer configured")
-    deployer = deployer_for(rule.deploy, ctx["deploy_http"], ctx["settings"])
+    rollback_to = record.get("rollbackTo") or None
+    deployer = deployer_for(rule.deploy, ctx["deploy_http"], ctx["settings"], rollback_to)
     try:
         return await _steps(ctx, did, record, rule, deployer)
     except PlatformError as exc:
         return await _platform_failed(ctx, did, exc)
+    except Retry:
+        raise  # more work in a later run of the job (an evaluation reading its runs)
     except Exception as exc:
         if ctx["job_try"] >= ctx["settings"].deploy_max_attempts:
             await _finish(ctx, did, FAILED, error=f"internal error: {exc.__class__.__name__}")
@@ -112,31 +116,90 @@ async def _steps(
     ctx: DeployCtx, did: str, record: dict[str, str], rule: Rule, deployer: Deployer
 ) -> str:
     redis = ctx["redis"]
-    if record["status"] == CLAIMED:
+    status = record["status"]
+    if status == CLAIMED:
         failed = await _gate(redis, rule, record)
         if failed is not None:
             return await _finish(ctx, did, SKIPPED, gate=failed.gate, reason=failed.reason)
-        values = (await placeholders(redis, rule, record)).values()
         if record.get("dryRun") == "1":
+            values = (await placeholders(redis, rule, record)).values()
             return await _finish(ctx, did, DRY_RUN, request=deployer.preview(values))
-        facts = await deployer.prepare(values)
-        attempt = {"try": ctx["job_try"], "outcome": "calling"}
-        fields = {"status": CALLING, "facts": facts, "startedAt": _now()}
-        if not await deploys.move(redis, did, allowed=(CLAIMED,), fields=fields, attempt=attempt):
+        if evals.applies(rule, record):
+            status = await _start_eval(ctx, did)
+            if status != EVALUATING:
+                return status
+    if status == EVALUATING:
+        result = await evals.evaluate(ctx, did, rule)
+        if result is None:
+            return EVALUATING  # its batches' completion queues this job again
+        if not result.passed:
+            return await _finish(ctx, did, SKIPPED, gate="eval", reason=result.reason)
+    if status in (CLAIMED, EVALUATING):
+        facts = await _prepare(ctx, did, record, rule, deployer, status)
+        if facts is None:
             return "raced"
     else:
         # `calling` on entry: an earlier attempt may have reached the platform. Look first.
         facts = _facts(record)
         found = await deployer.look(facts)
         if found is not None:
-            return await _deployed(ctx, did, found, "found")
+            return await _deployed(
+                ctx, did, found, "found", await _read_back(deployer, found, facts)
+            )
     outcome = await deployer.deploy(facts)
-    return await _deployed(ctx, did, outcome, "deployed")
+    return await _deployed(
+        ctx, did, outcome, "deployed", await _read_back(deployer, outcome, facts)
+    )
+
+
+async def _start_eval(ctx: DeployCtx, did: str) -> str:
+    attempt = {"try": ctx["job_try"], "outcome": "evaluating"}
+    fields = {"status": EVALUATING, "evalId": did}
+    moved = await deploys.move(
+        ctx["redis"], did, allowed=(CLAIMED,), fields=fields, attempt=attempt
+    )
+    return EVALUATING if moved else "raced"
+
+
+async def _prepare(
+    ctx: DeployCtx,
+    did: str,
+    record: dict[str, str],
+    rule: Rule,
+    deployer: Deployer,
+    status: str,
+) -> dict[str, Any] | None:
+    """Read the platform, then record the pre-call facts and `calling` (None: lost a race)."""
+    values = (await placeholders(ctx["redis"], rule, record)).values()
+    facts = await deployer.prepare(values)
+    attempt = {"try": ctx["job_try"], "outcome": "calling"}
+    fields = {"status": CALLING, "facts": facts, "startedAt": _now()}
+    if record.get("rollbackTo"):
+        fields["reason"] = rollback_reason(facts)
+    if status == EVALUATING:
+        fields["reason"] = "evaluation passed"
+    moved = await deploys.move(ctx["redis"], did, allowed=(status,), fields=fields, attempt=attempt)
+    return facts if moved else None
+
+
+def rollback_reason(facts: dict[str, Any]) -> str:
+    source = facts.get("source") or {}
+    number = source.get("version")
+    return f"rollback to v{number}" if number else f"rollback to {source.get('id')}"
+
+
+async def _read_back(deployer: Deployer, outcome: Outcome, facts: dict[str, Any]) -> dict[str, Any]:
+    """Read the deployed version back; a failed read never fails a deploy that happened."""
+    try:
+        return await deployer.read_back(outcome, facts)
+    except Exception as exc:  # whatever the read hits, the deploy stands
+        log.warning("read back failed: %s", exc)
+        return {"verified": None, "error": str(exc) or exc.__class__.__name__}
 
 
 async def _gate(redis: Redis, rule: Rule, record: dict[str, str]) -> GateFailure | None:
     trigger, subject = record["trigger"], record["subject"]
-    if trigger == "manual":
+    if trigger in deploys.BY_HAND:
         return None  # a person asked for it: gates guard automatic promotion only
     if trigger == "batch.completed":
         raw = await redis.hgetall(keys.batch(subject))  # type: ignore[misc]
@@ -150,10 +213,10 @@ async def _gate(redis: Redis, rule: Rule, record: dict[str, str]) -> GateFailure
 async def placeholders(redis: Redis, rule: Rule, record: dict[str, str]) -> Placeholders:
     trigger, subject = record["trigger"], record["subject"]
     if trigger == "batch.completed" or (
-        trigger == "manual" and await redis.exists(keys.batch(subject))
+        trigger in deploys.BY_HAND and await redis.exists(keys.batch(subject))
     ):
         return Placeholders(rule.name, subject, rule.workflow, batch_id=subject)
-    if trigger != "manual" or await redis.exists(keys.run(subject)):
+    if trigger not in deploys.BY_HAND or await redis.exists(keys.run(subject)):
         batch = await redis.hget(keys.run(subject), "b")  # type: ignore[misc]
         batch_id = batch.decode() if batch else ""
         return Placeholders(rule.name, subject, rule.workflow, batch_id=batch_id, run_id=subject)
@@ -165,12 +228,15 @@ def _facts(record: dict[str, str]) -> dict[str, Any]:
     return facts if isinstance(facts, dict) else {}
 
 
-async def _deployed(ctx: DeployCtx, did: str, outcome: Outcome, how: str) -> str:
+async def _deployed(
+    ctx: DeployCtx, did: str, outcome: Outcome, how: str, read_back: dict[str, Any]
+) -> str:
     return await _finish(
         ctx,
         did,
         DEPLOYED,
         attempt_outcome=how,
+        readBack=read_back,
         versionId=outcome.version_id,
         versionNumber=outcome.version_number,
         versionName=outcome.version_name,

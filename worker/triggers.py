@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 from relay_core import deploys, keys
 from relay_core.deploys import Subject
+from relay_core.evals import store as eval_store
 from relay_core.events import Envelope, RunUpdate
 from relay_core.queue import now_ms
 from relay_core.rules import Rule, RuleSet, Trigger
@@ -59,6 +60,8 @@ async def fire_run_triggers(
     """Claim a deploy for every matching run rule; return how many were newly claimed."""
     claimed = 0
     for event_type, update, result in applied:
+        if eval_store.marker_of(update.metadata):
+            continue  # an evaluation's own run: it triggers no rule
         for trigger in run_triggers(event_type, update, result):
             matching = rules.matching(
                 trigger, update.workflow_id, update.workflow_version, update.metadata
@@ -89,6 +92,11 @@ async def fire_batch_triggers(redis: Redis, rules: RuleSet, batch_id: str) -> in
     raw = await redis.hmget(keys.batch(batch_id), ["workflowId", "version", "metadata"])  # type: ignore[misc]
     workflow, version, meta = (v.decode() if v else None for v in raw)
     metadata = _json_object(meta)
+    eval_id = eval_store.marker_of(metadata)
+    if eval_id is not None:
+        # An evaluation's batch triggers no rule: it wakes the deploy that waits for it.
+        await eval_store.wake_deploy(redis, eval_id, batch_id)
+        return 0
     claimed = 0
     for rule in rules.matching("batch.completed", workflow, version, metadata):
         claimed += await claim(redis, rule, Subject("batch.completed", batch_id))

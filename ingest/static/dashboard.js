@@ -105,6 +105,22 @@ function drawDeploys(data) {
   }), "No deploys yet.");
 }
 
+function pct(value) {
+  return typeof value === "number" ? (value * 100).toFixed(1) + "%" : "";
+}
+
+function drawEvals(data) {
+  const evals = data ? data.evals : [];
+  fill("evals", evals.map((e) => {
+    const c = e.candidate || {};
+    return row([
+      el("span", e.id, "id"), (c.workflow || "") + " " + (c.ref || ""),
+      el("span", e.state, "outcome o-" + e.state), pct(e.accuracy), pct(e.baselineAccuracy),
+      String(e.files), when(e.finishedAt),
+    ]);
+  }), "No evaluations yet.");
+}
+
 async function refresh() {
   try {
     const [queue, batches, reviews, deploys] = await Promise.all([
@@ -115,6 +131,7 @@ async function refresh() {
     drawBatches(batches);
     drawReviews(reviews);
     drawDeploys(deploys);
+    drawEvals(await api("/v1/evals?limit=10"));
     $("updated").textContent = "updated " + new Date().toLocaleTimeString();
   } catch (err) {
     if (err instanceof AuthError) return logout("That key was rejected.");

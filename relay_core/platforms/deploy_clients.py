@@ -33,20 +33,34 @@ def eachlabs_headers(settings: Settings) -> dict[str, str]:
 
 
 def deployer_for(
-    target: DeployTarget, session: aiohttp.ClientSession, settings: Settings
+    target: DeployTarget,
+    session: aiohttp.ClientSession,
+    settings: Settings,
+    rollback_to: str | None = None,
 ) -> Deployer:
     timeout = settings.deploy_timeout_seconds
     if isinstance(target, ExtendDeploy):
-        headers = {
-            "Authorization": f"Bearer {_secret(settings.extend_api_key)}",
-            "x-extend-api-version": settings.extend_api_version,
-        }
-        client = PlatformClient(session, settings.extend_base_url, headers, timeout, "extend")
-        return ExtendVersions(client, target)
+        return ExtendVersions(extend_client(session, settings), target, rollback_to)
     if isinstance(target, EachlabsDeploy):
         headers = eachlabs_headers(settings)
         client = PlatformClient(session, settings.eachlabs_base_url, headers, timeout, "eachlabs")
-        return EachlabsVersions(client, target)
+        return EachlabsVersions(client, target, rollback_to)
     headers = {"x-api-key": _secret(settings.xpander_api_key)}
     client = PlatformClient(session, settings.xpander_base_url, headers, timeout, "xpander")
     return XpanderWorkflows(client, target)
+
+
+def extend_client(session: aiohttp.ClientSession, settings: Settings) -> PlatformClient:
+    headers = {
+        "Authorization": f"Bearer {_secret(settings.extend_api_key)}",
+        "x-extend-api-version": settings.extend_api_version,
+    }
+    timeout = settings.deploy_timeout_seconds
+    return PlatformClient(session, settings.extend_base_url, headers, timeout, "extend")
+
+
+# Rollback needs a platform that keeps earlier versions to deploy again.
+ROLLBACK_UNSUPPORTED = {
+    "xpander": "xpander keeps no earlier versions to deploy again: a deploy (PUT "
+    "/v1/workflows/{id}) always deploys the staged draft",
+}

@@ -21,9 +21,12 @@ _NUMBERED = re.compile(r"^v(\d+)$")
 
 
 class EachlabsVersions:
-    def __init__(self, client: PlatformClient, target: EachlabsDeploy) -> None:
+    def __init__(
+        self, client: PlatformClient, target: EachlabsDeploy, rollback_to: str | None = None
+    ) -> None:
         self.client = client
         self.target = target
+        self.rollback_to = rollback_to
         self.path = f"/workflows/{quote(target.workflow, safe='')}"
 
     def _body(self, version_id: str, definition: Any) -> dict[str, Any]:
@@ -31,13 +34,16 @@ class EachlabsVersions:
             "version_id": version_id,
             "definition": definition,
             "locked": self.target.locked,
-            "production": self.target.production,
+            # A rollback makes the earlier definition the production version again.
+            "production": self.target.production or self.rollback_to is not None,
             "allowed_to_share": self.target.allowed_to_share,
         }
 
     def preview(self, values: dict[str, str]) -> dict[str, Any]:
         version_id = render(self.target.version_id, values)
         definition = self.target.definition or {"from": self.target.definition_from}
+        if self.rollback_to is not None:
+            definition = {"from": self.rollback_to}
         path = f"{self.path}/versions/{version_id}"
         return {"method": "PUT", "path": path, "body": self._body(version_id, definition)}
 
@@ -46,12 +52,18 @@ class EachlabsVersions:
         versions = _versions(workflow)
         version_id = render(self.target.version_id, {**values, "next": _next(versions)})
         before = versions.get(version_id)
-        return {
+        facts: Facts = {
             "versionId": version_id,
-            "definition": await self._definition(workflow, version_id),
             "existedBefore": before is not None,
             "updatedAtBefore": (before or {}).get("updated_at"),
         }
+        if self.rollback_to is not None:
+            source = _rollback_source(workflow, versions, self.rollback_to)
+            facts["source"] = {"id": source}
+            facts["definition"] = await self._copy_of(source, version_id)
+        else:
+            facts["definition"] = await self._definition(workflow, version_id)
+        return facts
 
     async def look(self, facts: Facts) -> Outcome | None:
         found = _versions(await self._workflow()).get(facts["versionId"])
@@ -80,12 +92,54 @@ class EachlabsVersions:
         latest = workflow.get("latest_version_id")
         if not isinstance(latest, str) or not latest:
             raise PlatformError(f"eachlabs workflow {self.target.workflow} has no latest version")
-        answer = await self.client.request("GET", f"{self.path}/versions/{quote(latest, safe='')}")
+        return await self._copy_of(latest, version_id)
+
+    async def _copy_of(self, source: str, version_id: str) -> Any:
+        answer = await self.client.request("GET", f"{self.path}/versions/{quote(source, safe='')}")
         definition = copy.deepcopy(answer.get("definition") if isinstance(answer, dict) else None)
         # The definition names its own version; the copy is the new version, not the old one.
         if isinstance(definition, dict) and "version" in definition:
             definition["version"] = version_id
         return definition if definition is not None else {}
+
+    async def read_back(self, outcome: Outcome, facts: Facts) -> dict[str, Any]:
+        """The version as stored now, and whether it is still the workflow's latest."""
+        vid = outcome.version_id or facts["versionId"]
+        answer = await self.client.request("GET", f"{self.path}/versions/{quote(vid, safe='')}")
+        ours = answer if isinstance(answer, dict) else {}
+        latest = (await self._workflow()).get("latest_version_id")
+        verified = ours.get("version_id") == vid and latest == vid
+        report: dict[str, Any] = {
+            "verified": verified,
+            "version": {k: ours.get(k) for k in ("version_id", "production", "status")},
+            "latest": {"version_id": latest},
+            "definitionMatch": ours.get("definition") == facts.get("definition"),
+        }
+        if not verified and isinstance(latest, str) and latest != vid:
+            report["superseded"] = {"id": latest}
+        return report
+
+
+def _rollback_source(workflow: dict[str, Any], versions: dict[str, dict[str, Any]], to: str) -> str:
+    """`previous` (the version before the latest) or a version id (`3` also finds `v3`)."""
+    if to != "previous":
+        for candidate in (to, f"v{to}"):
+            if candidate in versions:
+                return candidate
+        raise PlatformError(f"eachlabs workflow has no version {to!r}", status=404)
+    ordered = sorted(versions.values(), key=_order)
+    ids = [str(v["version_id"]) for v in ordered]
+    latest = workflow.get("latest_version_id")
+    position = ids.index(latest) if latest in ids else len(ids) - 1
+    if position < 1:
+        raise PlatformError(f"eachlabs workflow has no version before {latest}")
+    return ids[position - 1]
+
+
+def _order(version: dict[str, Any]) -> tuple[str, int, str]:
+    match = _NUMBERED.match(str(version["version_id"]))
+    number = int(match.group(1)) if match else 0
+    return (str(version.get("created_at") or ""), number, str(version["version_id"]))
 
 
 def _versions(workflow: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -3,6 +3,11 @@
 Extend has no idempotency key, so a deploy is recognised by its name: before the call we note
 the highest published version number, and a retry after an unknown outcome looks for a newer
 version with our name (`GET /workflows/{id}/versions`) instead of deploying a second one.
+
+Steps that come from another version (a promotion's `steps_from`, or a rollback's earlier
+version) are read with Get Workflow Version (seed 001) before the call and recorded in the
+facts, so every retry deploys exactly what was read first. After the deploy the version is
+read back by its id, and `latest` tells whether ours is what runs now.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from urllib.parse import quote
 
 from relay_core.params import is_digits
 from relay_core.platforms.deployer import Facts, Outcome, render
-from relay_core.platforms.http import PlatformClient
+from relay_core.platforms.http import PlatformClient, PlatformError
 from relay_core.rules import ExtendDeploy
 
 PAGE_SIZE = "100"
@@ -20,24 +25,63 @@ MAX_PAGES = 50
 
 
 class ExtendVersions:
-    def __init__(self, client: PlatformClient, target: ExtendDeploy) -> None:
+    def __init__(
+        self, client: PlatformClient, target: ExtendDeploy, rollback_to: str | None = None
+    ) -> None:
         self.client = client
         self.target = target
-        self.path = f"/workflows/{quote(target.workflow, safe='')}/versions"
+        self.rollback_to = rollback_to
+        self.path = versions_path(target.workflow)
 
-    def _body(self, name: str) -> dict[str, Any]:
+    def _body(self, name: str, steps: Any) -> dict[str, Any]:
         body: dict[str, Any] = {"name": name}
-        if self.target.steps is not None:
-            body["steps"] = self.target.steps
+        if steps is not None:
+            body["steps"] = steps
         return body
 
     def preview(self, values: dict[str, str]) -> dict[str, Any]:
-        body = self._body(render(self.target.name, values))
+        steps: Any = self.target.steps
+        if self.rollback_to is not None:
+            steps = {"from": {"workflow": self.target.workflow, "version": self.rollback_to}}
+        elif self.target.steps_from is not None:
+            steps = {"from": self.target.steps_from.model_dump()}
+        body = self._body(render(self.target.name, values), steps)
         return {"method": "POST", "path": self.path, "body": body}
 
     async def prepare(self, values: dict[str, str]) -> Facts:
         versions = await self._versions()
-        return {"name": render(self.target.name, values), "maxBefore": _max_number(versions)}
+        facts: Facts = {
+            "name": render(self.target.name, values),
+            "maxBefore": _max_number(versions),
+        }
+        source = await self._source(versions)
+        if source is not None:
+            facts["steps"] = source.get("steps")
+            facts["source"] = {**summary(source), "workflow": self._source_workflow()}
+            if self.rollback_to is not None:
+                facts["name"] = f"rollback to v{source.get('version')}: {facts['name']}"[:200]
+        return facts
+
+    def _source_workflow(self) -> str:
+        if self.rollback_to is None and self.target.steps_from is not None:
+            return self.target.steps_from.workflow
+        return self.target.workflow
+
+    async def _source(self, versions: list[dict[str, Any]]) -> dict[str, Any] | None:
+        if self.rollback_to is not None:
+            ref = self.rollback_to
+            if ref == "previous":
+                latest = _max_number(versions)
+                if latest < 2:
+                    raise PlatformError(
+                        f"workflow {self.target.workflow} has no published version before v{latest}"
+                    )
+                ref = str(latest - 1)
+            return await get_version(self.client, self.target.workflow, ref)
+        if self.target.steps_from is not None:
+            src = self.target.steps_from
+            return await get_version(self.client, src.workflow, src.version)
+        return None
 
     async def look(self, facts: Facts) -> Outcome | None:
         for version in await self._versions():
@@ -47,8 +91,26 @@ class ExtendVersions:
         return None
 
     async def deploy(self, facts: Facts) -> Outcome:
-        answer = await self.client.request("POST", self.path, json=self._body(facts["name"]))
+        steps = facts.get("steps", self.target.steps)
+        answer = await self.client.request("POST", self.path, json=self._body(facts["name"], steps))
         return _outcome(_unwrap(answer, "workflowVersion"))
+
+    async def read_back(self, outcome: Outcome, facts: Facts) -> dict[str, Any]:
+        """Ours by id (or number), then `latest`: verified when latest is ours."""
+        ref = outcome.version_id or outcome.version_number or "latest"
+        ours = await get_version(self.client, self.target.workflow, ref)
+        latest = await get_version(self.client, self.target.workflow, "latest")
+        verified = bool(ours.get("id")) and latest.get("id") == ours.get("id")
+        report: dict[str, Any] = {
+            "verified": verified,
+            "version": summary(ours),
+            "latest": summary(latest),
+        }
+        if "steps" in facts:
+            report["stepsMatch"] = ours.get("steps") == facts["steps"]
+        if not verified and _number(latest) > _number(ours):
+            report["superseded"] = summary(latest)
+        return report
 
     async def _versions(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
@@ -64,6 +126,20 @@ class ExtendVersions:
                 break
             params = {"maxPageSize": PAGE_SIZE, "nextPageToken": token}
         return found
+
+
+def versions_path(workflow: str) -> str:
+    return f"/workflows/{quote(workflow, safe='')}/versions"
+
+
+async def get_version(client: PlatformClient, workflow: str, ref: str) -> dict[str, Any]:
+    """Get Workflow Version (seed 001): `draft`, `latest`, a number or a version id."""
+    answer = await client.request("GET", f"{versions_path(workflow)}/{quote(ref, safe='')}")
+    return _unwrap(answer, "workflowVersion")
+
+
+def summary(version: dict[str, Any]) -> dict[str, Any]:
+    return {k: version.get(k) for k in ("id", "version", "name")}
 
 
 def _unwrap(answer: Any, key: str) -> dict[str, Any]:

@@ -38,6 +38,20 @@ class XpanderWorkflows:
         answer = await self.client.request("PUT", self.path)
         return Outcome(self.target.workflow, str(_version(answer)))
 
+    async def read_back(self, outcome: Outcome, facts: Facts) -> dict[str, Any]:
+        """The workflow's version and status now: verified while ours is the deployed one."""
+        workflow = await self.client.request("GET", self.path)
+        now = _version(workflow)
+        status = workflow.get("status") if isinstance(workflow, dict) else None
+        ours = int(outcome.version_number or 0)
+        report: dict[str, Any] = {
+            "verified": now == ours and status == "ACTIVE",
+            "version": {"version": now, "status": status},
+        }
+        if now > ours:
+            report["superseded"] = {"number": str(now)}
+        return report
+
 
 def _version(workflow: Any) -> int:
     raw = workflow.get("version") if isinstance(workflow, dict) else None

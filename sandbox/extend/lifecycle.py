@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
+from typing import Any
 
 from sandbox.errors import ApiError
 from sandbox.extend.models import RUNNABLE_STEP_TYPES, Dialect, Run, Status
 from sandbox.extend.render import file_json, run_json
+from sandbox.extend.values import extracted
+from sandbox.ids import iso
 from sandbox.state import SandboxState
 
 
@@ -142,8 +145,48 @@ class Lifecycle:
                     "name": step["name"],
                     "type": step["type"],
                 },
-                "result": None,
+                "result": self._extract_result(run, step, at),
             }
             run.step_runs.append(step_run)
             if self._s.config.processing.step_run_events:
                 self._s.emit("workflow_run.step_run.processed", run.id, step_run, run.metadata)
+
+    def _extract_result(self, run: Run, step: dict[str, Any], at: float) -> dict[str, Any] | None:
+        """An EXTRACT step's result (the SDK's ExtractResult), and its 2025-04-21 output."""
+        if step.get("type") != "EXTRACT":
+            return None
+        values: dict[str, Any] = {}
+        for f in run.files:
+            values.update(extracted(f, step))
+        output = {"value": values, "metadata": {}}
+        extract_run = {
+            "object": "extract_run",
+            "id": self._s.ids.make("exr_"),
+            "status": "PROCESSED",
+            "output": output,
+            "reviewed": False,
+            "edited": False,
+            "config": {"schema": _schema(step, values)},
+            "dashboardUrl": f"{self._s.config.dashboard_base_url}/workflows/{run.id}",
+            "createdAt": iso(at),
+            "updatedAt": iso(at),
+        }
+        run.outputs.append(
+            {
+                "object": "document_processor_run",
+                "id": extract_run["id"],
+                "processorName": step["name"],
+                "type": "EXTRACT",
+                "status": "PROCESSED",
+                "output": output,
+            }
+        )
+        return {"extractRun": extract_run}
+
+
+def _schema(step: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    config = step.get("config")
+    schema = config.get("schema") if isinstance(config, dict) else None
+    if isinstance(schema, dict) and schema.get("type") == "object":
+        return schema
+    return {"type": "object", "properties": {k: {} for k in values}}

@@ -142,6 +142,7 @@ class Run:
     rejection_note: str | None = None
     deleted: bool = False
     step_runs: list[dict[str, Any]] = field(default_factory=list)
+    outputs: list[dict[str, Any]] = field(default_factory=list)  # 2025-04-21 processor runs
     fate: str = "PROCESSED"  # the outcome drawn at creation (see lifecycle.Fate)
     # Bumped whenever pending transitions must be forgotten (cancel, manual review).
     generation: int = 0

@@ -125,7 +125,7 @@ def run_2025(run: Run, dashboard: str) -> Json:
         "rejectionNote": run.rejection_note,
         "startTime": iso(run.start_time),
         "endTime": iso(run.end_time),
-        "outputs": [],
+        "outputs": run.outputs,
         "stepRuns": run.step_runs,
         "workflow": {
             "object": "workflow",
