@@ -18,6 +18,7 @@ from typing import Any
 from relay_core import keys, queue
 from relay_core.platforms.extend_runs import V2026
 from relay_core.platforms.http import PlatformError
+from relay_core.scheduler import state as scheduler
 from worker.chunkstate import SETTLED, load_batch, load_chunk, unresolved
 from worker.fanout_ctx import extend_of, limiter_of
 from worker.lookup import get_run
@@ -39,6 +40,7 @@ async def reconcile(ctx: dict[str, Any]) -> dict[str, int]:
     cutoff = queue.now_ms() - ctx["settings"].reconcile_after_seconds * 1000
     polled = await _poll_stale_runs(ctx, cutoff, deadline)
     healed = await _heal_batches(ctx, cutoff, deadline)
+    await scheduler.kick(ctx["redis"])  # files left to send and no dispatcher: start one
     log.info("reconcile groups=%d runs=%d batches=%d", groups, polled, healed)
     return {"groups": groups, "runs": polled, "batches": healed}
 

@@ -45,13 +45,20 @@ async def snapshot(redis: Redis, limits: Limits) -> list[Entry]:
 
 async def _read(redis: Redis) -> list[Entry]:
     levels = [lv.decode() for lv in await redis.zrange(keys.SCHED_LEVELS, 0, -1)]
-    members: list[tuple[str, str]] = []
-    for lv in levels:
-        level_key = keys.sched_level(int(lv))
-        for producer in await redis.zrange(level_key, 0, -1):
-            name = producer.decode()
-            batch_key = level_key + keys.SCHED_PRODUCER_INFIX + name
-            members += [(lv, b.decode()) for b in await redis.zrange(batch_key, 0, -1)]
+    async with redis.pipeline(transaction=False) as pipe:
+        for lv in levels:
+            pipe.zrange(keys.sched_level(int(lv)), 0, -1)
+        producers = await pipe.execute()
+    places = [(lv, p.decode()) for lv, found in zip(levels, producers, strict=True) for p in found]
+    async with redis.pipeline(transaction=False) as pipe:
+        for lv, name in places:
+            pipe.zrange(keys.sched_level(int(lv)) + keys.SCHED_PRODUCER_INFIX + name, 0, -1)
+        found_batches = await pipe.execute()
+    members = [
+        (lv, b.decode())
+        for (lv, _), found in zip(places, found_batches, strict=True)
+        for b in found
+    ]
     async with redis.pipeline(transaction=False) as pipe:
         for _, batch_id in members:
             pipe.hmget(keys.batch(batch_id), ["files", "next", "weight", "producer", "priority"])
