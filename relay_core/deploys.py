@@ -58,7 +58,13 @@ _SCRIPTS = _Scripts()
 
 
 async def claim(
-    redis: Redis, rule: str, subject: Subject, provider: str, target: str, dry_run: bool
+    redis: Redis,
+    rule: str,
+    subject: Subject,
+    provider: str,
+    target: str,
+    dry_run: bool,
+    retention_ms: int = 0,
 ) -> tuple[str, bool]:
     """Create the deploy and enqueue its job in one step; (id, False) if it already existed."""
     did = deploy_id(rule, subject)
@@ -86,7 +92,7 @@ async def claim(
         queue.QUEUE,
     ]
     job = queue.job_bytes(queue.RUN_DEPLOY, [did], now)
-    args = [orjson.dumps(fields), now, job, job_id, did]
+    args = [orjson.dumps(fields), now, job, job_id, did, retention_ms]
     created = await _SCRIPTS.run(redis, "DEPLOY_CLAIM", keys_, args)
     return did, bool(created)
 
@@ -109,6 +115,12 @@ async def move(
         ATTEMPTS_KEPT,
     ]
     return bool(await _SCRIPTS.run(redis, "DEPLOY_MOVE", [keys.deploy(did)], args))
+
+
+async def expire_final(redis: Redis, did: str, retention_ms: int) -> None:
+    """A deploy in a final state is kept for the retention (its audit), then expires."""
+    if retention_ms > 0:
+        await redis.pexpire(keys.deploy(did), retention_ms)
 
 
 def _text(value: Any) -> str:

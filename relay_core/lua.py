@@ -111,14 +111,23 @@ return out
 """
 
 # KEYS: deploy hash, then the indexes (all, by rule, by subject, by target), job key, arq queue
-# ARGV: fields (JSON object), now ms, job bytes, job id, deploy id
+# ARGV: fields (JSON object), now ms, job bytes, job id, deploy id, retention ms (0 = kept)
 # One deploy per (rule, subject): the hash is the claim, created with its job or not at all.
+# With a retention, each index is trimmed by the same clock and expires a retention after its
+# last write: an index never outlives, nor grows beyond, the records it lists.
 DEPLOY_CLAIM = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local args = {}
 for k, v in pairs(cjson.decode(ARGV[1])) do args[#args + 1] = k; args[#args + 1] = v end
 redis.call('HSET', KEYS[1], unpack(args))
-for i = 2, 5 do redis.call('ZADD', KEYS[i], ARGV[2], ARGV[5]) end
+local keep = tonumber(ARGV[6] or '0')
+for i = 2, 5 do
+  redis.call('ZADD', KEYS[i], ARGV[2], ARGV[5])
+  if keep > 0 then
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', tonumber(ARGV[2]) - keep)
+    redis.call('PEXPIRE', KEYS[i], keep)
+  end
+end
 redis.call('SET', KEYS[6], ARGV[3], 'PX', 86400000)
 redis.call('ZADD', KEYS[7], ARGV[2], ARGV[4])
 return 1

@@ -40,7 +40,8 @@ async def apply_events(raw_ctx: dict[str, Any], group_id: str) -> dict[str, int]
     # Deploy claims before the group is deleted: a crash here re-runs the group, harmlessly.
     rules = rules_of(raw_ctx)
     applied = zip(event_types, (u for u, _ in updates), results, strict=True)
-    await fire_run_triggers(redis, rules, applied)
+    retention = ctx["settings"].retention_ms
+    await fire_run_triggers(redis, rules, applied, retention_ms=retention)
     await record_deployed_events(redis, envelopes)
     now = queue.now_ms()
     async with redis.pipeline(transaction=False) as pipe:
@@ -78,7 +79,14 @@ async def batch_completed(raw_ctx: dict[str, Any], batch_id: str) -> dict[str, s
     Claims a deploy for every matching `batch.completed` rule; the deploy job checks the gates.
     """
     ctx = ctx_of(raw_ctx)
-    claimed = await fire_batch_triggers(ctx["redis"], rules_of(raw_ctx), batch_id)
+    retention = ctx["settings"].retention_ms
+    claimed = await fire_batch_triggers(
+        ctx["redis"], rules_of(raw_ctx), batch_id, retention_ms=retention
+    )
     await batches.expire_finished(ctx["redis"], batch_id, ctx["settings"].retention_ms)
+    # Completed by a run's apply (not a chunk's settle): out of the open set now, not when
+    # reconcile happens to pass, or the set grows with the work done.
+    if await ctx["redis"].hexists(keys.batch(batch_id), "completedAt"):  # type: ignore[misc]
+        await ctx["redis"].srem(keys.BATCHES_OPEN, batch_id)  # type: ignore[misc]
     log.info("batch_completed batch=%s deploys=%d try=%d", batch_id, claimed, ctx["job_try"])
     return {"batchId": batch_id}

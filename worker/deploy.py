@@ -208,6 +208,7 @@ async def _finish(
     moved = await deploys.move(ctx["redis"], did, fields=done, attempt=attempt)
     if moved:
         metrics.DEPLOYS.inc(status)
+        await deploys.expire_final(ctx["redis"], did, ctx["settings"].retention_ms)
     return status if moved else "raced"
 
 

@@ -54,7 +54,11 @@ def run_triggers(event_type: str, update: RunUpdate, result: ApplyResult) -> lis
 
 
 async def fire_run_triggers(
-    redis: Redis, rules: RuleSet, applied: Iterable[tuple[str, RunUpdate, ApplyResult]]
+    redis: Redis,
+    rules: RuleSet,
+    applied: Iterable[tuple[str, RunUpdate, ApplyResult]],
+    *,
+    retention_ms: int,
 ) -> int:
     """Claim a deploy for every matching run rule; return how many were newly claimed."""
     claimed = 0
@@ -67,7 +71,8 @@ async def fire_run_triggers(
             if matching and trigger == "review.completed" and not result.review_completed:
                 matching = matching if await _review_completed(redis, update.run_id) else []
             for rule in matching:
-                claimed += await claim(redis, rule, Subject(trigger, update.run_id))
+                subject = Subject(trigger, update.run_id)
+                claimed += await claim(redis, rule, subject, retention_ms)
     return claimed
 
 
@@ -76,22 +81,25 @@ async def _review_completed(redis: Redis, run_id: str) -> bool:
     return bool(flag == b"1")
 
 
-async def claim(redis: Redis, rule: Rule, subject: Subject) -> int:
+async def claim(redis: Redis, rule: Rule, subject: Subject, retention_ms: int) -> int:
+    deploy = rule.deploy
     did, created = await deploys.claim(
-        redis, rule.name, subject, rule.deploy.provider, rule.deploy.workflow, rule.dry_run
+        redis, rule.name, subject, deploy.provider, deploy.workflow, rule.dry_run, retention_ms
     )
     if created:
         log.info("deploy claimed deploy=%s trigger=%s", did, subject.trigger)
     return int(created)
 
 
-async def fire_batch_triggers(redis: Redis, rules: RuleSet, batch_id: str) -> int:
+async def fire_batch_triggers(
+    redis: Redis, rules: RuleSet, batch_id: str, *, retention_ms: int
+) -> int:
     raw = await redis.hmget(keys.batch(batch_id), ["workflowId", "version", "metadata"])  # type: ignore[misc]
     workflow, version, meta = (v.decode() if v else None for v in raw)
     metadata = _json_object(meta)
     claimed = 0
     for rule in rules.matching("batch.completed", workflow, version, metadata):
-        claimed += await claim(redis, rule, Subject("batch.completed", batch_id))
+        claimed += await claim(redis, rule, Subject("batch.completed", batch_id), retention_ms)
     return claimed
 
 
