@@ -158,3 +158,46 @@ class ReviewQuery(Model):
 
 class Status(Model):
     status: str
+
+
+class DeadLetterRedrive(Model):
+    job: str | None
+    args: list[Any]
+
+
+class DeadLetterView(Model):
+    """Work that exhausted its tries, with what a redrive needs."""
+
+    id: str | None
+    kind: str | None
+    ref: str | None
+    error: str | None
+    tries: int
+    firstFailedAt: str | None
+    lastFailedAt: str | None
+    needs: str | None
+    redrive: DeadLetterRedrive
+
+
+class DeadLetterList(Model):
+    deadLetters: list[DeadLetterView]
+    nextCursor: str | None
+
+
+class DeadLetterQuery(Model):
+    kind: Literal["event_group", "chunk", "batch_completion", "deploy"] | None = None
+    limit: int | None = Field(None, ge=1, le=200)
+    cursor: str | None = Field(None, pattern=r"^[0-9]{1,9}$")
+
+
+class RedriveQuery(Model):
+    kind: Literal["event_group", "chunk", "batch_completion", "deploy"]
+
+
+class RedriveAnswer(Model):
+    redriven: int
+    ids: list[str]
+
+
+class PurgeAnswer(Model):
+    purged: str

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
-from relay_cli import demo, deploys, submit
+from relay_cli import demo, deploys, dlq, submit
 from relay_core.settings import ConfigError, Settings
 
 Command = Callable[[argparse.Namespace], int]
@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_parser(sub)
     deploys.add_parser(sub)
     submit.add_parser(sub)
+    dlq.add_parser(sub)
     return parser
 
 

@@ -156,11 +156,14 @@ if #args > 0 then redis.call('HSET', KEYS[1], unpack(args)) end
 return 1
 """
 
-# KEYS: event group, its job key, its retry counter, arq queue. ARGV: job bytes, job id, score
+# KEYS: event group, its job key, its retry counter, arq queue, its dead letter
+# ARGV: job bytes, job id, score
 # A group whose job is gone (arq gave up, or the job key expired) gets its job back, with a
-# fresh try count; a group still queued, running or already applied (deleted) is left alone.
+# fresh try count; a group still queued, running, already applied (deleted) or dead-lettered
+# (it waits for a person's redrive or purge) is left alone.
 REQUEUE_GROUP = """
 if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if KEYS[5] and redis.call('EXISTS', KEYS[5]) == 1 then return 0 end
 redis.call('DEL', KEYS[3])
 redis.call('SET', KEYS[2], ARGV[1], 'PX', 86400000)
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])

@@ -15,7 +15,7 @@ import logging
 import time
 from typing import Any
 
-from relay_core import keys, queue
+from relay_core import deadletters, keys, queue
 from relay_core.platforms.extend_runs import V2026
 from relay_core.platforms.http import PlatformError
 from worker.chunkstate import SETTLED, load_batch, load_chunk, unresolved
@@ -102,6 +102,8 @@ async def _heal_batch(ctx: dict[str, Any], batch_id: str, cutoff: int) -> int:
 
 
 async def _requeue(ctx: dict[str, Any], batch_id: str, n: int) -> None:
+    if await deadletters.exists(ctx["redis"], deadletters.CHUNK, f"{batch_id}:{n}"):
+        return  # it waits for a person's redrive
     job = await ctx["redis"].enqueue_job(
         queue.SUBMIT_CHUNK, batch_id, n, _job_id=queue.chunk_job_id(batch_id, n)
     )
