@@ -6,6 +6,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from ingest.sink import EventSink
+from relay_core.memguard import Guard
 from relay_core.rules import RuleSet
 from relay_core.runstore import RunStore
 from relay_core.settings import Settings
@@ -15,3 +16,4 @@ REDIS = web.AppKey("redis", Redis)
 SINK = web.AppKey("sink", EventSink)
 RUNS = web.AppKey("runs", RunStore)
 RULES = web.AppKey("rules", RuleSet)
+GUARD = web.AppKey("memory_guard", Guard)

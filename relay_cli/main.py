@@ -42,6 +42,7 @@ def cmd_web(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     setup_logging(settings.log_format, settings.log_level)
+    _check_redis(settings)
     _use_uvloop()
     app = create_app(settings)
     port = args.port or settings.port
@@ -57,10 +58,18 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if args.check:
         return check_health(settings)
     setup_logging(settings.log_format, settings.log_level)
+    _check_redis(settings)
     _use_uvloop()
     asyncio.set_event_loop(asyncio.new_event_loop())
     build_worker(settings, burst=args.burst).run()
     return 0
+
+
+def _check_redis(settings: Settings) -> None:
+    """An evicting Redis stops the process here (ConfigError: one line, exit 2)."""
+    from relay_core.memguard import check_at_start
+
+    asyncio.run(check_at_start(settings))
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from relay_core import deadletters, keys, queue
+from relay_core.memguard import Guard
 from relay_core.platforms.extend_runs import V2026
 from relay_core.platforms.http import PlatformError
 from worker.chunkstate import SETTLED, load_batch, load_chunk, unresolved
@@ -31,7 +32,11 @@ BUDGET_SECONDS = 30.0
 RECONCILE_JOB_TIMEOUT_SECONDS = 40
 
 
+_GUARD = Guard()
+
+
 async def reconcile(ctx: dict[str, Any]) -> dict[str, int]:
+    await _GUARD.sample(ctx["redis"], probe_write=False)  # the once-at-80% warning
     groups = await requeue_orphan_groups(ctx["redis"])
     if ctx.get("extend") is None:
         return {"groups": groups, "runs": 0, "batches": 0}
