@@ -11,6 +11,7 @@ from ingest import schemas as s
 from ingest.batches_api import add_batch_routes
 from ingest.dashboard import add_dashboard
 from ingest.deadletters_api import add_dead_letter_routes
+from ingest.events_api import add_event_routes
 
 
 def add_routes(app: web.Application) -> None:
@@ -68,3 +69,4 @@ def add_routes(app: web.Application) -> None:
     add("GET /openapi.json", openapi.openapi_json, "openapi", None, auth="none")
     add_dashboard(app)
     add_dead_letter_routes(add)
+    add_event_routes(add)

@@ -201,3 +201,36 @@ class RedriveAnswer(Model):
 
 class PurgeAnswer(Model):
     purged: str
+
+
+class LoggedEvent(Model):
+    eventId: str
+    eventType: str
+    runId: str | None
+    loggedAt: str
+
+
+class EventList(Model):
+    """Logged webhook events, oldest first."""
+
+    events: list[LoggedEvent]
+    nextCursor: str | None
+
+
+class EventQuery(Model):
+    since: str | None = Field(None, examples=["2h", "2026-11-29T10:00:00Z"])
+    type: str | None = None
+    run: str | None = None
+    limit: int | None = Field(None, ge=1, le=1000)
+    cursor: str | None = Field(None, pattern=r"^[0-9]{1,9}$")
+
+
+class ReplayRequest(Model):
+    since: str | None = Field(None, examples=["2h"])
+    type: str | None = None
+    run: str | None = None
+
+
+class ReplayAnswer(Model):
+    events: int
+    groups: int

@@ -72,6 +72,8 @@ def cmd_dlq(args: argparse.Namespace) -> int:
 
 def render(args: argparse.Namespace, answer: Any) -> str:
     if args.action == "list":
+        if not answer["deadLetters"]:
+            return "no dead letters"
         lines = table(list(COLUMNS), [row(d) for d in answer["deadLetters"]])
         return lines + (f"\nmore: --cursor {answer['nextCursor']}" if answer["nextCursor"] else "")
     if args.action == "show":

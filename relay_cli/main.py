@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
-from relay_cli import demo, deploys, dlq, submit
+from relay_cli import demo, deploys, dlq, events, submit
 from relay_core.settings import ConfigError, Settings
 
 Command = Callable[[argparse.Namespace], int]
@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     deploys.add_parser(sub)
     submit.add_parser(sub)
     dlq.add_parser(sub)
+    events.add_parser(sub)
     return parser
 
 

@@ -37,7 +37,11 @@ local rkey, new, now = KEYS[1], ARGV[1], ARGV[3]
 local fields = cjson.decode(ARGV[5])
 local cur = redis.call('HGET', rkey, 's')
 if new == '' then
-  if fields.st then redis.call('HSET', rkey, 'st', fields.st, 'u', now) end
+  -- A step of a finished run, or the step already recorded, changes nothing (a late or
+  -- replayed step event must not move a run's last step or its updatedAt).
+  if fields.st and not (cur and RANK[cur] == 4) and redis.call('HGET', rkey, 'st') ~= fields.st then
+    redis.call('HSET', rkey, 'st', fields.st, 'u', now)
+  end
   redis.call('HSETNX', rkey, 'f', now)
   return {0, cur or '', 0, 0}
 end

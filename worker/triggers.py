@@ -127,8 +127,10 @@ async def _record_deployed(redis: Redis, env: Envelope) -> int:
     if workflow_id is None:
         return 0
     ids = await redis.zrevrange(keys.deploys_by_target("extend", workflow_id), 0, 19)
-    for raw_id in ids:
-        record = await deploys.load(redis, raw_id.decode())
+    records = [await deploys.load(redis, raw_id.decode()) for raw_id in ids]
+    if any(r is not None and r.get("eventId") == env.event_id for r in records):
+        return 0  # recorded already (a re-applied or replayed event)
+    for record in records:
         if record is None or "eventId" in record or record.get("status") not in _ANNOUNCED:
             continue
         if version_id and record.get("versionId") not in (None, version_id):
