@@ -124,3 +124,27 @@ async def test_dead_letters_api_errors_purge_and_cli(
     assert await asyncio.to_thread(relay_main, ["dlq", "show", dead["id"]]) == 1
     assert await asyncio.to_thread(relay_main, ["dlq", "redrive", "--kind", "deploy"]) == 0
     assert "redriven: 0" in capsys.readouterr().out
+
+
+async def test_a_batch_completion_that_keeps_failing_is_dead_lettered_and_redriven(
+    client: TestClient[Any, Any], redis: Redis, settings: Settings
+) -> None:
+    batch_id = "rbatch_poison"
+    await redis.set(keys.batch(batch_id), "not a hash")  # every completion job gets WRONGTYPE
+    pool = await queue.arq_pool(settings.redis_url)
+    try:
+        job_id = queue.batch_completed_job_id(batch_id)
+        await pool.enqueue_job(queue.BATCH_COMPLETED, batch_id, _job_id=job_id)
+    finally:
+        await pool.aclose()
+    await run_worker_burst(make_settings(settings.redis_url, JOB_MAX_TRIES=2))
+    resp = await client.get("/v1/dead-letters/batch_completion:" + batch_id, headers=auth())
+    dead = await resp.json()
+    assert resp.status == 200 and dead["tries"] == 2 and "WRONGTYPE" in dead["error"], dead
+    assert dead["redrive"] == {"job": queue.BATCH_COMPLETED, "args": [batch_id]}
+
+    await redis.delete(keys.batch(batch_id))
+    resp = await client.post("/v1/dead-letters/redrive?kind=batch_completion", headers=auth())
+    assert resp.status == 202 and (await resp.json())["redriven"] == 1
+    assert await run_worker_burst(settings) == 1  # the job ran once more, and ended
+    assert not await redis.exists(keys.dead_letter(dead["id"]))
