@@ -57,7 +57,9 @@ async def feed(url: str, runs: int, rate: float, retention_ms: int) -> float:
             for i in ids:
                 pipe.set(keys.event_seen(f"evt_soak_{i:08d}"), "1", nx=True, px=retention_ms // 10)
             await pipe.execute()
-        await store.apply_many([(update(i), f"evt_soak_{i:08d}") for i in ids], int(time.time() * 1000))
+        await store.apply_many(
+            [(update(i), f"evt_soak_{i:08d}") for i in ids], int(time.time() * 1000)
+        )
         ahead = (start + STEP) / rate - (time.monotonic() - started)
         if ahead > 0:
             await asyncio.sleep(ahead)
