@@ -42,9 +42,9 @@ def cmd_web(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     setup_logging(settings.log_format, settings.log_level)
-    _check_redis(settings)
     _use_uvloop()
-    app = create_app(settings)
+    app = create_app(settings)  # settings and rules first: a config error never waits on Redis
+    _check_redis(settings)
     port = args.port or settings.port
     web.run_app(app, host=args.host, port=port, access_log=None, print=None)
     return 0
@@ -52,12 +52,14 @@ def cmd_web(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from relay_core.logs import setup_logging
+    from relay_core.rules import load_rules
     from worker.app import build_worker, check_health
 
     settings = load_settings()
     if args.check:
         return check_health(settings)
     setup_logging(settings.log_format, settings.log_level)
+    load_rules(settings)  # a config error stops the worker before it tries Redis
     _check_redis(settings)
     _use_uvloop()
     asyncio.set_event_loop(asyncio.new_event_loop())
