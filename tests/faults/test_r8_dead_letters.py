@@ -148,3 +148,57 @@ async def test_a_batch_completion_that_keeps_failing_is_dead_lettered_and_redriv
     assert resp.status == 202 and (await resp.json())["redriven"] == 1
     assert await run_worker_burst(settings) == 1  # the job ran once more, and ended
     assert not await redis.exists(keys.dead_letter(dead["id"]))
+
+
+async def test_a_chunk_job_that_exhausts_its_tries_waits_as_a_dead_letter(
+    client: TestClient[Any, Any], redis: Redis, settings: Settings
+) -> None:
+    from arq.worker import func
+
+    from relay_core.producer import Producer
+    from worker.app import _last_try
+    from worker.fanout import submit_chunk
+    from worker.jobmetrics import instrument
+
+    fanout = make_settings(settings.redis_url, EXTEND_API_KEY="sk_x")
+    accepted = await Producer(redis, fanout).submit(
+        {"workflowId": "workflow_x", "files": [{"url": "https://files.example/a.pdf"}]}
+    )
+    chunk_key = keys.batch_chunk(accepted.batchId, 0)
+    saved = await redis.hgetall(chunk_key)  # type: ignore[misc]
+    await redis.delete(chunk_key)
+    await redis.set(chunk_key, "not a hash")  # every try of the chunk job gets WRONGTYPE
+    # The real job and seam; only arq's bound is lowered (CHUNK_MAX_TRIES is 10,000).
+    functions = instrument(
+        [func(submit_chunk, name=queue.SUBMIT_CHUNK, max_tries=2)], 40, 2, _last_try
+    )
+    worker = build_worker(fanout, burst=True, poll_delay=0.01, functions=functions, cron_jobs=[])
+    try:
+        await asyncio.wait_for(worker.main(), 60)
+    finally:
+        await worker.close()
+    dead_id = f"chunk:{accepted.batchId}:0"
+    resp = await client.get(f"/v1/dead-letters/{dead_id}", headers=auth())
+    dead = await resp.json()
+    assert resp.status == 200 and dead["tries"] == 2 and "WRONGTYPE" in dead["error"], dead
+    assert dead["redrive"] == {"job": queue.SUBMIT_CHUNK, "args": [accepted.batchId, 0]}
+
+    await redis.delete(chunk_key)
+    await redis.hset(chunk_key, mapping=saved)  # type: ignore[misc]  # the cause is removed
+    pool = await queue.arq_pool(fanout.redis_url)
+    try:
+        await pool.enqueue_job(queue.RECONCILE)
+    finally:
+        await pool.aclose()
+    reconcile_only = build_worker(fanout, burst=True, cron_jobs=[], max_burst_jobs=1)
+    try:
+        await asyncio.wait_for(reconcile_only.main(), 60)
+    finally:
+        await reconcile_only.close()
+    job_id = queue.chunk_job_id(accepted.batchId, 0)
+    assert await redis.zscore(queue.QUEUE, job_id) is None  # reconcile left it to a person
+
+    resp = await client.post(f"/v1/dead-letters/{dead_id}/redrive", headers=auth())
+    assert resp.status == 202
+    assert await redis.zscore(queue.QUEUE, job_id) is not None  # queued again, fresh tries
+    assert not await redis.exists(queue.RETRY_KEY_PREFIX + job_id)
