@@ -42,13 +42,17 @@ class TtlReport:
     memory: Counter[str] = field(default_factory=Counter)
     expiring: Counter[str] = field(default_factory=Counter)
 
-    def grown_since(self, before: TtlReport, slack_bytes: int = 0) -> dict[str, str]:
-        """Families whose keys without a TTL grew in number or memory since `before`."""
+    def grown_since(
+        self, before: TtlReport, slack_bytes: dict[str, int] | None = None
+    ) -> dict[str, str]:
+        """Families whose keys without a TTL grew in number or memory since `before` (beyond
+        `slack_bytes` of a family: counters gain digits and labels, not entries per run)."""
         grown: dict[str, str] = {}
+        slack = slack_bytes or {}
         for family in set(self.count) | set(before.count):
             n0, n1 = before.count[family], self.count[family]
             m0, m1 = before.memory[family], self.memory[family]
-            if n1 > n0 or m1 > m0 + slack_bytes:
+            if n1 > n0 or m1 > m0 + slack.get(family, 0):
                 grown[family] = f"{n0} -> {n1} keys, {m0} -> {m1} bytes"
         return grown
 
