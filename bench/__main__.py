@@ -65,7 +65,8 @@ def row(r: dict[str, Any]) -> str:
         return (
             f"| {name} | {r['bytes_per_run']:.0f} B/run, {r['bytes_per_event_id']:.0f} B/event id; "
             f"a relay batch's run with its file→run entry {r['bytes_per_batch_run']:.0f} B; "
-            f"with a retention TTL {r.get('bytes_per_run_with_retention', 0):.0f} B/run | "
+            f"retention on (default, a TTL per run) {r.get('bytes_per_run_with_retention', 0):.0f} B/run; "
+            f"time-bucket lists instead {r.get('bytes_per_run_bucketed_expiry', 0):.0f} B/run | "
             f"— | goal ≤ 300 B/run | {met} |"
         )
     summary = r.get("summary", "")

@@ -6,12 +6,13 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from ingest.appkeys import API_KEYS, REDIS, RULES, RUNS, SETTINGS, SINK
+from ingest.appkeys import API_KEYS, GUARD, REDIS, RULES, RUNS, SETTINGS, SINK
 from ingest.metrics_api import flusher_ctx
 from ingest.responses import error_middleware
 from ingest.routes import add_routes
 from ingest.sink import EventSink
 from relay_core.apikeys import parse_keys
+from relay_core.memguard import Guard
 from relay_core.redis import connect
 from relay_core.rules import load_rules
 from relay_core.runstore import RunStore
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[SETTINGS] = settings
     app[API_KEYS] = parse_keys(settings.relay_api_keys)  # a bad entry stops the process here
     app[RULES] = rules
+    app[GUARD] = Guard()
     app.cleanup_ctx.append(_redis_ctx)
     app.cleanup_ctx.append(flusher_ctx)  # after Redis: stopped (and flushed) before it closes
     add_routes(app)

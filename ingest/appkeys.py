@@ -7,6 +7,7 @@ from redis.asyncio import Redis
 
 from ingest.sink import EventSink
 from relay_core.apikeys import ApiKey
+from relay_core.memguard import Guard
 from relay_core.rules import RuleSet
 from relay_core.runstore import RunStore
 from relay_core.settings import Settings
@@ -17,3 +18,6 @@ SINK = web.AppKey("sink", EventSink)
 RUNS = web.AppKey("runs", RunStore)
 RULES = web.AppKey("rules", RuleSet)
 API_KEYS = web.AppKey("api_keys", tuple[ApiKey, ...])
+
+
+GUARD = web.AppKey("memory_guard", Guard)

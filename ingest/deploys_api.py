@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ingest.appkeys import REDIS, RULES
+from ingest.appkeys import REDIS, RULES, SETTINGS
 from ingest.auth import require_api_key
 from ingest.responses import json_response
 from relay_core import deploy_query, deploys
@@ -83,6 +83,7 @@ async def deploy_rule(request: web.Request) -> web.Response:
         rule.deploy.provider,
         rule.deploy.workflow,
         rule.dry_run,
+        retention_ms=request.app[SETTINGS].retention_ms,
     )
     found = await deploys.get(request.app[REDIS], did)
     return json_response({"created": created, "deploy": found}, status=202 if created else 200)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from redis.exceptions import RedisError
 
-from ingest.appkeys import REDIS
+from ingest.appkeys import GUARD, REDIS
 from ingest.responses import json_response
 from relay_core.errors import Unavailable
 
@@ -15,8 +15,14 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
+    """Ready while Redis answers, takes writes and is below 95% of its maxmemory."""
     try:
-        await request.app[REDIS].ping()
+        state = await request.app[GUARD].sample(request.app[REDIS])
     except RedisError:
         raise Unavailable("redis is not reachable") from None
+    if state.full:
+        detail = "refuses writes" if not state.writable else f"is at {state.ratio:.0%} of maxmemory"
+        raise Unavailable(
+            f"redis {detail}: webhooks are refused until memory is freed", code="redis_full"
+        )
     return json_response({"status": "ready"})

@@ -10,7 +10,9 @@ from ingest import api, deploys_api, health, metrics_api, openapi, reviews_api, 
 from ingest import schemas as s
 from ingest.batches_api import add_batch_routes
 from ingest.dashboard import add_dashboard
+from ingest.deadletters_api import add_dead_letter_routes
 from ingest.evals_api import add_eval_routes
+from ingest.events_api import add_event_routes
 from ingest.scheduler_api import add_scheduler_routes
 from ingest.versions_api import add_version_routes
 
@@ -72,3 +74,5 @@ def add_routes(app: web.Application) -> None:
     )
     add("GET /openapi.json", openapi.openapi_json, "openapi", None, auth="none")
     add_dashboard(app)
+    add_dead_letter_routes(add)
+    add_event_routes(add)

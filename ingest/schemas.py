@@ -164,3 +164,79 @@ class ReviewQuery(Model):
 
 class Status(Model):
     status: str
+
+
+class DeadLetterRedrive(Model):
+    job: str | None
+    args: list[Any]
+
+
+class DeadLetterView(Model):
+    """Work that exhausted its tries, with what a redrive needs."""
+
+    id: str | None
+    kind: str | None
+    ref: str | None
+    error: str | None
+    tries: int
+    firstFailedAt: str | None
+    lastFailedAt: str | None
+    needs: str | None
+    redrive: DeadLetterRedrive
+
+
+class DeadLetterList(Model):
+    deadLetters: list[DeadLetterView]
+    nextCursor: str | None
+
+
+class DeadLetterQuery(Model):
+    kind: Literal["event_group", "chunk", "batch_completion", "deploy"] | None = None
+    limit: int | None = Field(None, ge=1, le=200)
+    cursor: str | None = Field(None, pattern=r"^[0-9]{1,9}$")
+
+
+class RedriveQuery(Model):
+    kind: Literal["event_group", "chunk", "batch_completion", "deploy"]
+
+
+class RedriveAnswer(Model):
+    redriven: int
+    ids: list[str]
+
+
+class PurgeAnswer(Model):
+    purged: str
+
+
+class LoggedEvent(Model):
+    eventId: str
+    eventType: str
+    runId: str | None
+    loggedAt: str
+
+
+class EventList(Model):
+    """Logged webhook events, oldest first."""
+
+    events: list[LoggedEvent]
+    nextCursor: str | None
+
+
+class EventQuery(Model):
+    since: str | None = Field(None, examples=["2h", "2026-11-29T10:00:00Z"])
+    type: str | None = None
+    run: str | None = None
+    limit: int | None = Field(None, ge=1, le=1000)
+    cursor: str | None = Field(None, pattern=r"^[0-9]{1,9}$")
+
+
+class ReplayRequest(Model):
+    since: str | None = Field(None, examples=["2h"])
+    type: str | None = None
+    run: str | None = None
+
+
+class ReplayAnswer(Model):
+    events: int
+    groups: int

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
-from relay_cli import demo, deploys, evals, queue, submit
+from relay_cli import demo, deploys, dlq, evals, events, queue, submit
 from relay_core.settings import ConfigError, Settings
 
 Command = Callable[[argparse.Namespace], int]
@@ -43,7 +43,8 @@ def cmd_web(args: argparse.Namespace) -> int:
     settings = load_settings()
     setup_logging(settings.log_format, settings.log_level)
     _use_uvloop()
-    app = create_app(settings)
+    app = create_app(settings)  # settings and rules first: a config error never waits on Redis
+    _check_redis(settings)
     port = args.port or settings.port
     web.run_app(app, host=args.host, port=port, access_log=None, print=None)
     return 0
@@ -51,16 +52,26 @@ def cmd_web(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from relay_core.logs import setup_logging
+    from relay_core.rules import load_rules
     from worker.app import build_worker, check_health
 
     settings = load_settings()
     if args.check:
         return check_health(settings)
     setup_logging(settings.log_format, settings.log_level)
+    load_rules(settings)  # a config error stops the worker before it tries Redis
+    _check_redis(settings)
     _use_uvloop()
     asyncio.set_event_loop(asyncio.new_event_loop())
     build_worker(settings, burst=args.burst).run()
     return 0
+
+
+def _check_redis(settings: Settings) -> None:
+    """An evicting Redis stops the process here (ConfigError: one line, exit 2)."""
+    from relay_core.memguard import check_at_start
+
+    asyncio.run(check_at_start(settings))
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
@@ -90,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_parser(sub)
     queue.add_parser(sub)
     evals.add_parser(sub)
+    dlq.add_parser(sub)
+    events.add_parser(sub)
     return parser
 
 

@@ -19,7 +19,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
-from relay_core import batch_lua, keys, queue, runmap
+from relay_core import batch_lua, keys, queue, retention, runmap
 from relay_core.errors import Conflict, InvalidRequest, NotFound
 from relay_core.models import BatchAccepted, BatchRequest
 from relay_core.scheduler import state as scheduler
@@ -230,6 +230,7 @@ async def expire_finished(redis: Redis, batch_id: str, retention_ms: int) -> boo
     async with redis.pipeline(transaction=False) as pipe:
         for key in all_keys(batch_id, files, chunks):
             pipe.pexpire(key, retention_ms)
+        retention.touch_index(pipe, keys.BATCH_INDEX, queue.now_ms(), retention_ms)
         await pipe.execute()
     return True
 

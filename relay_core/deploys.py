@@ -66,6 +66,7 @@ async def claim(
     target: str,
     dry_run: bool,
     extra: dict[str, str] | None = None,
+    retention_ms: int = 0,
 ) -> tuple[str, bool]:
     """Create the deploy and enqueue its job in one step; (id, False) if it already existed."""
     did = deploy_id(rule, subject)
@@ -94,7 +95,7 @@ async def claim(
         queue.QUEUE,
     ]
     job = queue.job_bytes(queue.RUN_DEPLOY, [did], now)
-    args = [orjson.dumps(fields), now, job, job_id, did]
+    args = [orjson.dumps(fields), now, job, job_id, did, retention_ms]
     created = await _SCRIPTS.run(redis, "DEPLOY_CLAIM", keys_, args)
     return did, bool(created)
 
@@ -117,6 +118,12 @@ async def move(
         ATTEMPTS_KEPT,
     ]
     return bool(await _SCRIPTS.run(redis, "DEPLOY_MOVE", [keys.deploy(did)], args))
+
+
+async def expire_final(redis: Redis, did: str, retention_ms: int) -> None:
+    """A deploy in a final state is kept for the retention (its audit), then expires."""
+    if retention_ms > 0:
+        await redis.pexpire(keys.deploy(did), retention_ms)
 
 
 def _text(value: Any) -> str:

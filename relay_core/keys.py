@@ -44,7 +44,7 @@ OPEN_RUNS = PREFIX + "open-runs"  # sorted set runId by last change, while non-t
 RATE = PREFIX + "rate:"  # + bucket -> GCRA theoretical arrival time (ms) / files window list
 RATE_PAUSE = PREFIX + "rate:pause"  # ms until which every worker holds its platform requests
 RATE_STRIKES = PREFIX + "rate:strikes"  # recent 429s, fleet-wide (sets the backoff exponent)
-SIGNED_URL_ERRORS = PREFIX + "signed-url-errors"  # hash eventId -> last fetch error
+SIGNED_URL_ERRORS = PREFIX + "signed-url-errors"  # before issue 13: one hash (no longer written)
 
 
 def batch_files(batch_id: str) -> str:
@@ -132,3 +132,76 @@ def eval_(eval_id: str) -> str:
 
 def eval_values(eval_id: str, role: str) -> str:
     return EVAL + eval_id + ":values:" + role  # hash fileIndex -> values read from the platform
+
+
+# Operations (issue 13): dead letters, the event log, job failure tallies, the memory guard.
+DEAD_LETTER = PREFIX + "dlq:"  # + dead letter id ({kind}:{ref}) -> hash: what failed, how to retry
+DEAD_LETTERS = PREFIX + "dlqs"  # sorted set dead letter id by last failure (listing, trimmed)
+DEAD_LETTERS_BY_KIND = PREFIX + "dlqs:kind:"  # + kind -> sorted set of ids by last failure
+JOB_FAILURES = PREFIX + "jobfail:"  # + arq job id -> hash: first/last failure, tries, last error
+EVENT_LOG = PREFIX + "evlog:"  # + hour (epoch hours) -> hash group id -> compressed bodies
+SIGNED_URL_ERROR = PREFIX + "signed-url-error:"  # + eventId -> last fetch error (expires)
+READY_PROBE = PREFIX + "readyz-probe"  # written by /readyz to learn whether Redis takes writes
+
+
+def dead_letter(dead_letter_id: str) -> str:
+    return DEAD_LETTER + dead_letter_id
+
+
+def dead_letters_by_kind(kind: str) -> str:
+    return DEAD_LETTERS_BY_KIND + kind
+
+
+def job_failures(job_id: str) -> str:
+    return JOB_FAILURES + job_id
+
+
+def event_log(hour: int) -> str:
+    return EVENT_LOG + str(hour)
+
+
+def signed_url_error(event_id: str) -> str:
+    return SIGNED_URL_ERROR + event_id
+
+
+# Key families, for memory reports (/metrics, the retention test, the soak): the longest
+# matching prefix names the family. arq's own keys are listed too: they share the Redis.
+FAMILIES: tuple[tuple[str, str], ...] = (
+    (EVENT_SEEN, "event-seen"),
+    (EVENT_GROUP, "event-group"),
+    (EVENT_TYPES, "event-types"),
+    (RUN, "run"),
+    (IDEMPOTENCY, "idempotency"),
+    (METRICS, "metrics"),
+    (REVIEWS, "reviews"),
+    (BATCH, "batch"),
+    (BATCH_INDEX, "batch-index"),
+    (BATCHES_OPEN, "batches-open"),
+    (OPEN_RUNS, "open-runs"),
+    (RATE, "rate"),
+    (SIGNED_URL_ERRORS, "signed-url-errors"),
+    (SIGNED_URL_ERROR, "signed-url-error"),
+    (DEPLOY, "deploy"),
+    (DEPLOY_LEASE, "deploy-lease"),
+    (DEPLOYS, "deploy-index"),
+    (DEAD_LETTER, "dead-letter"),
+    (DEAD_LETTERS, "dead-letter-index"),
+    (JOB_FAILURES, "job-failures"),
+    (EVENT_LOG, "event-log"),
+    (READY_PROBE, "readyz-probe"),
+    ("arq:job:", "arq-job"),
+    ("arq:result:", "arq-result"),
+    ("arq:retry:", "arq-retry"),
+    ("arq:in-progress:", "arq-in-progress"),
+    ("arq:queue", "arq-queue"),
+    ("arq:", "arq-other"),
+)
+_BY_LENGTH = sorted(FAMILIES, key=lambda f: -len(f[0]))
+
+
+def family_of(key: str) -> str:
+    """The family a key belongs to (batch sub-keys count as "batch"); "other" if none."""
+    for prefix, name in _BY_LENGTH:
+        if key.startswith(prefix):
+            return name
+    return "other"

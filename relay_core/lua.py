@@ -37,7 +37,11 @@ local rkey, new, now = KEYS[1], ARGV[1], ARGV[3]
 local fields = cjson.decode(ARGV[5])
 local cur = redis.call('HGET', rkey, 's')
 if new == '' then
-  if fields.st then redis.call('HSET', rkey, 'st', fields.st, 'u', now) end
+  -- A step of a finished run, or the step already recorded, changes nothing (a late or
+  -- replayed step event must not move a run's last step or its updatedAt).
+  if fields.st and not (cur and RANK[cur] == 4) and redis.call('HGET', rkey, 'st') ~= fields.st then
+    redis.call('HSET', rkey, 'st', fields.st, 'u', now)
+  end
   redis.call('HSETNX', rkey, 'f', now)
   return {0, cur or '', 0, 0}
 end
@@ -111,14 +115,23 @@ return out
 """
 
 # KEYS: deploy hash, then the indexes (all, by rule, by subject, by target), job key, arq queue
-# ARGV: fields (JSON object), now ms, job bytes, job id, deploy id
+# ARGV: fields (JSON object), now ms, job bytes, job id, deploy id, retention ms (0 = kept)
 # One deploy per (rule, subject): the hash is the claim, created with its job or not at all.
+# With a retention, each index is trimmed by the same clock and expires a retention after its
+# last write: an index never outlives, nor grows beyond, the records it lists.
 DEPLOY_CLAIM = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local args = {}
 for k, v in pairs(cjson.decode(ARGV[1])) do args[#args + 1] = k; args[#args + 1] = v end
 redis.call('HSET', KEYS[1], unpack(args))
-for i = 2, 5 do redis.call('ZADD', KEYS[i], ARGV[2], ARGV[5]) end
+local keep = tonumber(ARGV[6] or '0')
+for i = 2, 5 do
+  redis.call('ZADD', KEYS[i], ARGV[2], ARGV[5])
+  if keep > 0 then
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', tonumber(ARGV[2]) - keep)
+    redis.call('PEXPIRE', KEYS[i], keep)
+  end
+end
 redis.call('SET', KEYS[6], ARGV[3], 'PX', 86400000)
 redis.call('ZADD', KEYS[7], ARGV[2], ARGV[4])
 return 1
@@ -147,11 +160,14 @@ if #args > 0 then redis.call('HSET', KEYS[1], unpack(args)) end
 return 1
 """
 
-# KEYS: event group, its job key, its retry counter, arq queue. ARGV: job bytes, job id, score
+# KEYS: event group, its job key, its retry counter, arq queue, its dead letter
+# ARGV: job bytes, job id, score
 # A group whose job is gone (arq gave up, or the job key expired) gets its job back, with a
-# fresh try count; a group still queued, running or already applied (deleted) is left alone.
+# fresh try count; a group still queued, running, already applied (deleted) or dead-lettered
+# (it waits for a person's redrive or purge) is left alone.
 REQUEUE_GROUP = """
 if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if KEYS[5] and redis.call('EXISTS', KEYS[5]) == 1 then return 0 end
 redis.call('DEL', KEYS[3])
 redis.call('SET', KEYS[2], ARGV[1], 'PX', 86400000)
 redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2])

@@ -156,6 +156,10 @@ RATE_LIMIT_WAIT_SECONDS = Counter(
     "relay_rate_limit_wait_seconds", "Time spent waiting for rate limits.", ("limit",)
 )
 DEPLOYS = Counter("relay_deploys", "Deploys that reached a final state, by outcome.", ("outcome",))
+DEAD_LETTERED = Counter(
+    "relay_dead_lettered", "Items that exhausted their tries and became dead letters.", ("kind",)
+)
+EVENTS_REPLAYED = Counter("relay_events_replayed", "Logged events queued again by a replay.")
 
 
 async def run_flusher(redis: Redis, interval: float = FLUSH_SECONDS) -> None:

@@ -21,7 +21,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 from redis.asyncio import Redis
 
-from relay_core import keys, metrics, queue
+from relay_core import deadletters, keys, memguard, metrics, queue
 
 _Values = tuple[str, ...]
 
@@ -37,6 +37,10 @@ class Snapshot:
     queue_depth: int = 0
     oldest_enqueue_ms: float | None = None
     worker_up: bool = False
+    dead_letters: dict[str, int] = field(default_factory=dict)
+    used_memory: int = 0
+    max_memory: int = 0
+    families: dict[str, int] = field(default_factory=dict)
 
 
 async def read_snapshot(redis: Redis) -> Snapshot:
@@ -56,6 +60,10 @@ async def read_snapshot(redis: Redis) -> Snapshot:
         if key is not None and key[0] in metrics.DECLARED:
             grouped[key[0]][key[2]][key[1]] = float(value)
     snap.shared = grouped
+    snap.dead_letters = await deadletters.counts(redis)
+    memory = await redis.info("memory")
+    snap.used_memory, snap.max_memory = int(memory["used_memory"]), int(memory["maxmemory"])
+    snap.families = await memguard.family_counts(redis)
     return snap
 
 
@@ -93,6 +101,28 @@ class SnapshotCollector(Collector):
             "1 while a worker's health check is fresh in Redis.",
             1.0 if self.snap.worker_up else 0.0,
         )
+        dead = GaugeMetricFamily(
+            "relay_dead_letters", "Dead letters waiting, by kind.", labels=["kind"]
+        )
+        for kind, count in sorted(self.snap.dead_letters.items()):
+            dead.add_metric([kind], count)
+        yield dead
+        yield GaugeMetricFamily(
+            "relay_redis_used_memory_bytes", "Redis used_memory.", self.snap.used_memory
+        )
+        yield GaugeMetricFamily(
+            "relay_redis_max_memory_bytes",
+            "Redis maxmemory (0: unlimited); /readyz answers 503 at 95% of it.",
+            self.snap.max_memory,
+        )
+        families = GaugeMetricFamily(
+            "relay_redis_keys",
+            "Keys per family, sampled (at most 2,000 keys scanned, scaled to DBSIZE).",
+            labels=["family"],
+        )
+        for family, count in sorted(self.snap.families.items()):
+            families.add_metric([family], count)
+        yield families
 
 
 def _counter(metric: metrics.Metric, samples: dict[_Values, dict[str, float]]) -> Metric:

@@ -12,7 +12,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from relay_core import batches
+from relay_core import batches, keys, queue, retention
 from relay_core.errors import InvalidRequest
 from relay_core.models import BatchAccepted, BatchRequest, parse_batch_request
 from relay_core.settings import Settings
@@ -69,7 +69,7 @@ class Producer:
                     f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters"
                 )
             idem = batches.idempotency_key(scope, idempotency_key)
-        return await batches.create_batch(
+        answer = await batches.create_batch(
             self.redis,
             request,
             chunk_size=self.chunk_size(request),
@@ -77,3 +77,8 @@ class Producer:
             producer=producer,
             idempotency=idem,
         )
+        # The listing index is trimmed by time and expires a retention after its last batch.
+        await retention.touch_indexes(
+            self.redis, [keys.BATCH_INDEX], queue.now_ms(), self.settings.retention_ms
+        )
+        return answer

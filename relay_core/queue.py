@@ -18,12 +18,14 @@ from arq.constants import (
     default_queue_name,
     health_check_key_suffix,
     job_key_prefix,
+    result_key_prefix,
     retry_key_prefix,
 )
 
 QUEUE = default_queue_name
 JOB_KEY_PREFIX = job_key_prefix
 RETRY_KEY_PREFIX = retry_key_prefix  # + job id -> tries so far (arq counts on from it)
+RESULT_KEY_PREFIX = result_key_prefix  # + job id -> a finished job's result (keep_result)
 HEALTH_CHECK_SUFFIX = health_check_key_suffix
 JOB_EXPIRES_MS = 24 * 3600 * 1000
 

@@ -1,8 +1,8 @@
 """Runs waiting for a person: an index kept by the worker, read by GET /v1/reviews.
 
-The index is written in the apply pipeline the worker already runs, from what each event says
-(not from whether it changed the run), so re-applying a group after a crash repairs it. It may
-hold stale ids (a late needs_review after the run ended); readers drop and remove those.
+The index is written in the apply pipeline the worker already runs, from the run's status after
+each event (whether or not the event changed it), so re-applying a group after a crash repairs
+it and a replayed needs_review of a finished run adds nothing. Readers still drop stale ids.
 """
 
 from __future__ import annotations

@@ -38,10 +38,10 @@ class Settings(BaseSettings):
         3 * 24 * 3600, validation_alias="EVENT_DEDUPE_TTL_SECONDS", ge=60
     )
     run_history_limit: int = Field(20, validation_alias="RUN_HISTORY_LIMIT", ge=1, le=1000)
-    # Finished work (a terminal run, a completed batch) expires after this; open work never does.
-    # 0 keeps everything: a key's TTL costs Redis about 50 B (B4 measures both), so bounding
-    # memory is the operator's choice; the PaaS manifests set 30 days.
-    retention_days: int = Field(0, validation_alias="RETENTION_DAYS", ge=0, le=3650)
+    # Finished work (a terminal run, a completed batch, a final deploy, a dead letter) expires
+    # after this; open work never does. 0 (keep forever) is an explicit choice: a small managed
+    # Redis fills up within months without it (issue 13).
+    retention_days: int = Field(30, validation_alias="RETENTION_DAYS", ge=0, le=3650)
 
     extend_api_key: SecretStr | None = Field(None, validation_alias="EXTEND_API_KEY")
     extend_base_url: str = Field("https://api.extend.ai", validation_alias="EXTEND_BASE_URL")
@@ -109,6 +109,11 @@ class Settings(BaseSettings):
     # first (relay_core.queue): with 20 slots, a pause in the loop cost B3 10% of the limit.
     worker_max_jobs: int = Field(50, validation_alias="WORKER_MAX_JOBS", ge=1)
     job_completion_wait_seconds: int = Field(20, validation_alias="JOB_COMPLETION_WAIT_SECONDS")
+    # Operations (issue 13): tries before an event group is dead-lettered; an evicting Redis
+    # policy is refused at start unless allowed; verified webhook bodies kept this many days.
+    job_max_tries: int = Field(20, validation_alias="JOB_MAX_TRIES", ge=1, le=1000)
+    allow_eviction: bool = Field(False, validation_alias="ALLOW_EVICTION")
+    event_log_days: int = Field(3, validation_alias="EVENT_LOG_DAYS", ge=0, le=365)
 
     @field_validator(
         "extend_webhook_secrets", "relay_api_keys", "signed_url_allowed_hosts", mode="before"
@@ -126,6 +131,10 @@ class Settings(BaseSettings):
     @property
     def retention_ms(self) -> int:
         return self.retention_days * 86_400_000
+
+    @property
+    def event_log_ms(self) -> int:
+        return self.event_log_days * 86_400_000
 
     def require_webhook_secrets(self) -> None:
         if not self.extend_webhook_secrets:

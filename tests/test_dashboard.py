@@ -70,6 +70,8 @@ async def test_dashboard_shows_the_demo(demo: KeptDemo) -> None:
             assert "promote-draft" in deploy_text
             assert "deployed" in deploy_text
             assert await page.inner_text("#reviews-count") == "0"  # the demo reviewed them all
+            assert await page.inner_text("#dead-letters-count") == "0"
+            assert "No dead letters." in await page.inner_text("#dead-letters")
             # The key is kept: a reload goes straight to the board.
             await page.reload()
             await page.locator("#batches tbody tr").filter(has_text=demo.batch_id).wait_for()

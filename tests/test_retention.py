@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
-from relay_core import keys, runmap
+from relay_core import keys, metrics, queue, retention, runmap
 from relay_core.settings import Settings
-from tests.batches.support import files, sandbox_config, stack, wait_for
+from tests.batches.support import (
+    WF,
+    Stack,
+    files,
+    jobs_in_progress,
+    sandbox_config,
+    stack,
+    wait_for,
+)
 from tests.conftest import make_settings, run_worker_burst
 from tests.support.signing import event, extend_headers, run_payload
 
@@ -33,15 +42,17 @@ async def test_a_run_expires_only_once_terminal(
             assert ttl == -1  # open: kept however long the review takes
         else:
             assert 2 * DAY_MS - 60_000 < ttl <= 2 * DAY_MS
-    # RETENTION_DAYS=0, the default: a finished run is kept.
-    body = event(
-        "evt_kept_default", "workflow_run.completed", run_payload("workflow_run_k2", "PROCESSED")
-    )
-    resp = await client.post("/webhooks/extend", data=body, headers=extend_headers(body))
-    assert resp.status == 200 and settings.retention_days == 0
-    await run_worker_burst(settings)
-    assert await redis.hget(keys.run("workflow_run_k2"), "s") == b"PROCESSED"
-    assert await redis.pttl(keys.run("workflow_run_k2")) == -1
+    # The default keeps a finished run 30 days; RETENTION_DAYS=0, an explicit choice, keeps it.
+    assert settings.retention_days == 30
+    for n, days in enumerate((30, 0)):
+        run_id = f"workflow_run_k{n}"
+        body = event(f"evt_kept_d{n}", "workflow_run.completed", run_payload(run_id, "PROCESSED"))
+        resp = await client.post("/webhooks/extend", data=body, headers=extend_headers(body))
+        assert resp.status == 200
+        await run_worker_burst(make_settings(settings.redis_url, RETENTION_DAYS=days))
+        assert await redis.hget(keys.run(run_id), "s") == b"PROCESSED"
+        ttl = await redis.pttl(keys.run(run_id))
+        assert (30 * DAY_MS - 60_000 < ttl <= 30 * DAY_MS) if days else ttl == -1
 
 
 async def test_a_finished_batch_expires_with_every_key_it_owns(
@@ -73,3 +84,76 @@ async def test_a_finished_batch_expires_with_every_key_it_owns(
         assert await redis.zscore(keys.BATCH_INDEX, batch_id) is None
         status, gone = await st.call("GET", f"/v1/batches/{batch_id}")
         assert status == 404 and gone["error"]["code"] == "not_found"
+
+
+TARGET = "workflow_retention_target"
+STEPS = [
+    {"name": "trigger", "type": "TRIGGER", "next": [{"step": "parse"}]},
+    {"name": "parse", "type": "PARSE"},
+]
+RULES = f"""
+[[rules]]
+name = "promote"
+on = "batch.completed"
+workflow = "{WF}"
+[rules.deploy]
+provider = "extend"
+workflow = "{TARGET}"
+
+[[rules]]
+name = "each-review"
+on = "review.completed"
+workflow = "{WF}"
+dry_run = true
+[rules.deploy]
+provider = "extend"
+workflow = "{TARGET}"
+"""
+
+
+async def _loop(st: Stack, redis: Redis, n: int) -> None:
+    """One whole loop: a batch whose runs partly go to review, reviewed, and a deploy."""
+    batch_id = await st.submit(files(40, prefix=f"loop{n}"), chunkSize=20)
+    view = await st.wait_done(batch_id)
+    assert view["runs"]["PROCESSED"] + view["runs"]["REJECTED"] == 40, view
+
+    async def settled() -> bool:
+        found = await redis.hget(keys.deploy(f"promote:{batch_id}"), "status")
+        queued = await redis.zcard(queue.QUEUE)
+        return found == b"deployed" and queued == 0 and not await jobs_in_progress(redis)
+
+    await wait_for(settled)
+    await st.deliveries_idle()
+
+
+async def test_two_loops_leave_no_more_keys_without_a_ttl(
+    redis_url: str, redis: Redis, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text(RULES)
+    config = sandbox_config(
+        processing={"p_needs_review": 0.4, "review_seconds": 0, "review_requires_step": False},
+        workflows={
+            "extend": [
+                {"id": WF, "name": "Batch workflow"},
+                {"id": TARGET, "name": "Target", "steps": STEPS, "versions": [{"name": "v1"}]},
+            ]
+        },
+    )
+    async with stack(redis_url, config, RELAY_RULES=str(rules), EXTEND_API_KEY="sk_sandbox") as st:
+        st.start_worker(cron_jobs=[])
+        await _loop(st, redis, 1)
+        # Reviews happened, and every family the loop wrote is there to be measured.
+        assert await redis.exists(keys.deploys_by_rule("each-review"))
+        await metrics.TALLY.flush(redis)  # the counters hash is there in both reports
+        first = await retention.ttl_report(redis)
+        await _loop(st, redis, 2)
+        await metrics.TALLY.flush(redis)
+        second = await retention.ttl_report(redis)
+    # Counters are fixed in number; their values may gain a digit or a first-seen label.
+    grown = second.grown_since(first, slack_bytes={"metrics": 512, "event-types": 16})
+    assert grown == {}, f"keys without a TTL grew with the work: {grown}"
+    # What does grow with the work expires: runs, batches, deploys, their indexes.
+    for family in ("run", "batch", "deploy", "deploy-index", "batch-index", "event-seen"):
+        assert second.expiring[family] > first.expiring[family] or family.endswith("index"), family
+        assert second.expiring[family] > 0, family

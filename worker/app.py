@@ -12,6 +12,7 @@ from relay_core import queue
 from relay_core.rules import load_rules
 from relay_core.runstore import RunStore
 from relay_core.settings import Settings
+from worker import deadletter
 from worker.apply import apply_events, batch_completed
 from worker.cancel import CANCEL_JOB_TIMEOUT_SECONDS, cancel_batch
 from worker.deploy import (
@@ -24,7 +25,7 @@ from worker.deploy import (
 from worker.dispatch import DISPATCH_JOB_TIMEOUT_SECONDS, dispatch, dispatch_startup, kick
 from worker.fanout import CHUNK_JOB_TIMEOUT_SECONDS, CHUNK_MAX_TRIES, submit_chunk
 from worker.fanout_ctx import fanout_shutdown, fanout_startup
-from worker.jobmetrics import instrument, metrics_shutdown, metrics_startup
+from worker.jobmetrics import LastTry, instrument, metrics_shutdown, metrics_startup
 from worker.reconcile import RECONCILE_JOB_TIMEOUT_SECONDS, reconcile
 
 # Below a PaaS's shutdown grace period (Heroku 30 s); a killed job's in-progress key expires
@@ -47,11 +48,11 @@ IN_PROGRESS_SECONDS = (
 KICK_SECONDS = frozenset(range(0, 60, 10))
 
 
-def job_functions() -> list[Function]:
+def job_functions(job_max_tries: int = 20) -> list[Function]:
     # arq types a job as taking ctx first; ours are typed more precisely, hence the casts.
     return [
-        func(cast(Any, apply_events), name=queue.APPLY_EVENTS, max_tries=20),
-        func(cast(Any, batch_completed), name=queue.BATCH_COMPLETED, max_tries=20),
+        func(cast(Any, apply_events), name=queue.APPLY_EVENTS, max_tries=job_max_tries),
+        func(cast(Any, batch_completed), name=queue.BATCH_COMPLETED, max_tries=job_max_tries),
         func(
             cast(Any, run_deploy),
             name=queue.RUN_DEPLOY,
@@ -122,7 +123,9 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
         await metrics_shutdown(ctx)  # last: counts what the deploy shutdown did too
 
     options: dict[str, Any] = {
-        "functions": instrument(job_functions(), JOB_TIMEOUT_SECONDS),
+        "functions": instrument(
+            job_functions(settings.job_max_tries), JOB_TIMEOUT_SECONDS, 10, _last_try
+        ),
         "cron_jobs": cron_jobs(),
         "redis_settings": queue.redis_settings(settings.redis_url),
         "job_serializer": queue.serialize,
@@ -143,6 +146,10 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
     worker = Worker(**options)
     worker.in_progress_timeout_s = IN_PROGRESS_SECONDS
     return worker
+
+
+def _last_try(max_tries: int) -> LastTry:
+    return LastTry(max_tries, deadletter.note_failure, deadletter.exhausted)
 
 
 def check_health(settings: Settings) -> int:

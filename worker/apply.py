@@ -10,7 +10,7 @@ import logging
 import time
 from typing import Any
 
-from relay_core import batches, keys, queue, reviews
+from relay_core import batches, eventlog, keys, queue, reviews
 from relay_core.errors import InvalidEvent
 from relay_core.events import Envelope, RunUpdate, parse_envelope, run_update
 from worker.batch_events import fetch_signed_payloads, resolve_run_files
@@ -40,14 +40,18 @@ async def apply_events(raw_ctx: dict[str, Any], group_id: str) -> dict[str, int]
     # Deploy claims before the group is deleted: a crash here re-runs the group, harmlessly.
     rules = rules_of(raw_ctx)
     applied = zip(event_types, (u for u, _ in updates), results, strict=True)
-    await fire_run_triggers(redis, rules, applied)
+    retention = ctx["settings"].retention_ms
+    await fire_run_triggers(redis, rules, applied, retention_ms=retention)
     await record_deployed_events(redis, envelopes)
-    now = queue.now_ms()
+    now, replayed = queue.now_ms(), eventlog.is_replay(group_id)
     async with redis.pipeline(transaction=False) as pipe:
-        for env in envelopes:
+        for env in envelopes if not replayed else []:  # a replay is not new traffic
             pipe.hincrby(keys.EVENT_TYPES, env.event_type, 1)
-        for update, _ in updates:
-            reviews.queue_index(pipe, update.run_id, update.status, now)
+        for (update, _), result in zip(updates, results, strict=True):
+            current = update.status if result.changed else result.previous
+            reviews.queue_index(pipe, update.run_id, current, now)
+        if not replayed:
+            eventlog.queue_log(pipe, group_id, bodies, now, ctx["settings"].event_log_ms)
         pipe.delete(group_key)
         await pipe.execute()
     changed = sum(r.changed for r in results)
@@ -78,7 +82,14 @@ async def batch_completed(raw_ctx: dict[str, Any], batch_id: str) -> dict[str, s
     Claims a deploy for every matching `batch.completed` rule; the deploy job checks the gates.
     """
     ctx = ctx_of(raw_ctx)
-    claimed = await fire_batch_triggers(ctx["redis"], rules_of(raw_ctx), batch_id)
+    retention = ctx["settings"].retention_ms
+    claimed = await fire_batch_triggers(
+        ctx["redis"], rules_of(raw_ctx), batch_id, retention_ms=retention
+    )
     await batches.expire_finished(ctx["redis"], batch_id, ctx["settings"].retention_ms)
+    # Completed by a run's apply (not a chunk's settle): out of the open set now, not when
+    # reconcile happens to pass, or the set grows with the work done.
+    if await ctx["redis"].hexists(keys.batch(batch_id), "completedAt"):  # type: ignore[misc]
+        await ctx["redis"].srem(keys.BATCHES_OPEN, batch_id)  # type: ignore[misc]
     log.info("batch_completed batch=%s deploys=%d try=%d", batch_id, claimed, ctx["job_try"])
     return {"batchId": batch_id}

@@ -3,7 +3,7 @@
 
 A signed payload that cannot be fetched yet makes the whole group retry before anything is
 applied (every apply is idempotent anyway); one that can never be fetched is recorded in
-`relay:signed-url-errors` and skipped, never a crash.
+`relay:signed-url-error:{eventId}` and skipped, never a crash.
 """
 
 from __future__ import annotations
@@ -45,7 +45,9 @@ async def fetch_signed_payloads(ctx: dict[str, Any], envelopes: list[Envelope]) 
 
 
 async def _fetch_failed(ctx: dict[str, Any], env: Envelope, exc: FetchError) -> None:
-    await ctx["redis"].hset(keys.SIGNED_URL_ERRORS, env.event_id, str(exc))
+    # One expiring key per event (not one hash that grows forever): kept for the retention.
+    keep = ctx["settings"].retention_ms
+    await ctx["redis"].set(keys.signed_url_error(env.event_id), str(exc), px=keep or None)
     tries = int(ctx.get("job_try", 1))
     log.warning("signed payload event=%s try=%d: %s", env.event_id, tries, exc)
     if exc.retryable and tries < SIGNED_URL_MAX_TRIES:

@@ -28,7 +28,7 @@ from relay_core.platforms.deployer import Deployer, Outcome, Placeholders
 from relay_core.platforms.http import PlatformError
 from relay_core.rules import Rule, RuleSet
 from relay_core.settings import Settings
-from worker import evals
+from worker import deadletter, evals
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,11 @@ async def _advance(ctx: DeployCtx, did: str) -> str:
         raise  # more work in a later run of the job (an evaluation reading its runs)
     except Exception as exc:
         if ctx["job_try"] >= ctx["settings"].deploy_max_attempts:
-            await _finish(ctx, did, FAILED, error=f"internal error: {exc.__class__.__name__}")
+            error = f"internal error: {exc.__class__.__name__}"
+            if await _finish(ctx, did, FAILED, error=error) == FAILED:
+                await deadletter.deploy_gave_up(
+                    cast(dict[str, Any], ctx), did, error, ctx["job_try"]
+                )
         raise
 
 
@@ -250,7 +254,10 @@ async def _platform_failed(ctx: DeployCtx, did: str, exc: PlatformError) -> str:
         await deploys.move(ctx["redis"], did, attempt=attempt, fields={"lastError": exc.message})
         raise Retry(defer=backoff(settings, n, exc.retry_after))
     error = exc.message if not exc.retryable else f"gave up after {n} attempts: {exc.message}"
-    return await _finish(ctx, did, FAILED, error=error, errorStatus=exc.status)
+    status = await _finish(ctx, did, FAILED, error=error, errorStatus=exc.status)
+    if exc.retryable and status == FAILED:
+        await deadletter.deploy_gave_up(cast(dict[str, Any], ctx), did, error, n)
+    return status
 
 
 def backoff(settings: Settings, attempt: int, retry_after: float | None) -> float:
@@ -274,6 +281,7 @@ async def _finish(
     moved = await deploys.move(ctx["redis"], did, fields=done, attempt=attempt)
     if moved:
         metrics.DEPLOYS.inc(status)
+        await deploys.expire_final(ctx["redis"], did, ctx["settings"].retention_ms)
     return status if moved else "raced"
 
 

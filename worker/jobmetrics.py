@@ -4,7 +4,8 @@ arq retries a job only when it raises Retry or is cancelled: any other exception
 arq's own job timeout, ends the job for good. For a job holding acknowledged events that would
 lose them, so the seam turns an unexpected error, and a run past the job's budget (a little
 under arq's timeout), into a Retry with backoff. Every job is idempotent, so running it again
-is safe; arq's max_tries still bounds the attempts.
+is safe. On the last of arq's max_tries, a job that fails again is dead-lettered
+(worker.deadletter) and ends, instead of being dropped by arq or re-queued forever.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import dataclasses
 import functools
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from arq import Retry
@@ -23,6 +25,9 @@ from arq.worker import Function
 from relay_core import metrics
 
 log = logging.getLogger(__name__)
+# (ctx, function, args, error) -> True once dead-lettered; False: not a dead-lettered kind.
+Exhausted = Callable[[dict[str, Any], str, tuple[Any, ...], str], Awaitable[bool]]
+Noted = Callable[[dict[str, Any], str], Awaitable[None]]
 _FLUSHER = "metrics_flusher"
 # Room between the job's own budget and arq's timeout, to record the outcome and re-queue it.
 TIMEOUT_MARGIN_SECONDS = 3.0
@@ -30,10 +35,30 @@ RETRY_BASE_SECONDS = 0.5
 RETRY_MAX_SECONDS = 30.0
 
 
-def instrument(functions: list[Function], default_timeout: float) -> list[Function]:
+@dataclasses.dataclass(frozen=True, slots=True)
+class LastTry:
+    """What the seam does with failures: count each one, and dead-letter on the last try."""
+
+    max_tries: int
+    noted: Noted
+    exhausted: Exhausted
+
+
+def instrument(
+    functions: list[Function],
+    default_timeout: float,
+    default_tries: int = 5,
+    last_try: Callable[[int], LastTry] | None = None,
+) -> list[Function]:
     return [
         dataclasses.replace(
-            f, coroutine=timed(f.name, f.coroutine, budget(f.timeout_s or default_timeout))
+            f,
+            coroutine=timed(
+                f.name,
+                f.coroutine,
+                budget(f.timeout_s or default_timeout),
+                last_try(f.max_tries or default_tries) if last_try else None,
+            ),
         )
         for f in functions
     ]
@@ -47,7 +72,9 @@ def retry_delay(job_try: int) -> float:
     return min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2.0 ** max(0, job_try - 1))
 
 
-def timed(name: str, job: WorkerCoroutine, seconds: float) -> WorkerCoroutine:
+def timed(
+    name: str, job: WorkerCoroutine, seconds: float, last: LastTry | None = None
+) -> WorkerCoroutine:
     @functools.wraps(job)
     async def wrapper(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
@@ -57,14 +84,24 @@ def timed(name: str, job: WorkerCoroutine, seconds: float) -> WorkerCoroutine:
                 result = await job(ctx, *args, **kwargs)
             outcome = "ok"
             return result
-        except Retry:
+        except Retry as exc:
             outcome = "retry"
+            # A job deferring itself on its last try would be dropped by arq on the next.
+            if last is not None and await _dead_letter(last, ctx, name, args, repr(exc)):
+                outcome = "dead_letter"
+                return None
             raise
         except asyncio.CancelledError:
             outcome = "cancelled"  # the worker stopping, or arq's own timeout
             raise
         except Exception as exc:
             outcome = "timeout" if isinstance(exc, TimeoutError) else "error"
+            error = f"{type(exc).__name__}: {exc}"
+            if last is not None:
+                await last.noted(ctx, error)
+                if await _dead_letter(last, ctx, name, args, error):
+                    outcome = "dead_letter"
+                    return None
             delay = retry_delay(int(ctx.get("job_try") or 1))
             log.warning(
                 "job function=%s id=%s failed (%s: %s); retrying in %.1f s",
@@ -92,6 +129,14 @@ def timed(name: str, job: WorkerCoroutine, seconds: float) -> WorkerCoroutine:
                 )
 
     return wrapper
+
+
+async def _dead_letter(
+    last: LastTry, ctx: dict[str, Any], name: str, args: tuple[Any, ...], error: str
+) -> bool:
+    if int(ctx.get("job_try") or 1) < last.max_tries:
+        return False
+    return await last.exhausted(ctx, name, args, error)
 
 
 async def metrics_startup(ctx: dict[str, Any]) -> None:

@@ -15,7 +15,8 @@ import logging
 import time
 from typing import Any
 
-from relay_core import keys, queue
+from relay_core import deadletters, keys, queue
+from relay_core.memguard import Guard
 from relay_core.platforms.extend_runs import V2026
 from relay_core.platforms.http import PlatformError
 from relay_core.scheduler import state as scheduler
@@ -32,7 +33,11 @@ BUDGET_SECONDS = 30.0
 RECONCILE_JOB_TIMEOUT_SECONDS = 40
 
 
+_GUARD = Guard()
+
+
 async def reconcile(ctx: dict[str, Any]) -> dict[str, int]:
+    await _GUARD.sample(ctx["redis"], probe_write=False)  # the once-at-80% warning
     groups = await requeue_orphan_groups(ctx["redis"])
     if ctx.get("extend") is None:
         return {"groups": groups, "runs": 0, "batches": 0}
@@ -104,6 +109,8 @@ async def _heal_batch(ctx: dict[str, Any], batch_id: str, cutoff: int) -> int:
 
 
 async def _requeue(ctx: dict[str, Any], batch_id: str, n: int) -> None:
+    if await deadletters.exists(ctx["redis"], deadletters.CHUNK, f"{batch_id}:{n}"):
+        return  # it waits for a person's redrive
     job = await ctx["redis"].enqueue_job(
         queue.SUBMIT_CHUNK, batch_id, n, _job_id=queue.chunk_job_id(batch_id, n)
     )

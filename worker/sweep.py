@@ -4,6 +4,7 @@ The sink writes a group's bodies and its job in one Lua step, and the job delete
 once every event in it is applied. A group without its job key has therefore lost the job:
 arq gave up after max_tries, or the key expired (after 24 h) while no worker ran. Its events
 were acknowledged to the platform, so they must still be applied; doing it again is harmless.
+A dead-lettered group is not one of those: it waits for a redrive (relay_core.deadletters).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 
 from redis.asyncio import Redis
 
-from relay_core import keys, lua, queue
+from relay_core import deadletters, keys, lua, queue
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ async def requeue_orphan_groups(redis: Redis, limit: int = GROUPS_PER_PASS) -> i
             queue.JOB_KEY_PREFIX + job_id,
             queue.RETRY_KEY_PREFIX + job_id,
             queue.QUEUE,
+            keys.dead_letter(deadletters.dead_letter_id(deadletters.EVENT_GROUP, group_id)),
         ]
         job = queue.job_bytes(queue.APPLY_EVENTS, [group_id], now)
         if await script(keys=script_keys, args=[job, job_id, queue.events_score(now)]):

@@ -55,7 +55,11 @@ def run_triggers(event_type: str, update: RunUpdate, result: ApplyResult) -> lis
 
 
 async def fire_run_triggers(
-    redis: Redis, rules: RuleSet, applied: Iterable[tuple[str, RunUpdate, ApplyResult]]
+    redis: Redis,
+    rules: RuleSet,
+    applied: Iterable[tuple[str, RunUpdate, ApplyResult]],
+    *,
+    retention_ms: int,
 ) -> int:
     """Claim a deploy for every matching run rule; return how many were newly claimed."""
     claimed = 0
@@ -70,7 +74,8 @@ async def fire_run_triggers(
             if matching and trigger == "review.completed" and not result.review_completed:
                 matching = matching if await _review_completed(redis, update.run_id) else []
             for rule in matching:
-                claimed += await claim(redis, rule, Subject(trigger, update.run_id))
+                subject = Subject(trigger, update.run_id)
+                claimed += await claim(redis, rule, subject, retention_ms)
     return claimed
 
 
@@ -79,16 +84,25 @@ async def _review_completed(redis: Redis, run_id: str) -> bool:
     return bool(flag == b"1")
 
 
-async def claim(redis: Redis, rule: Rule, subject: Subject) -> int:
+async def claim(redis: Redis, rule: Rule, subject: Subject, retention_ms: int) -> int:
+    deploy = rule.deploy
     did, created = await deploys.claim(
-        redis, rule.name, subject, rule.deploy.provider, rule.deploy.workflow, rule.dry_run
+        redis,
+        rule.name,
+        subject,
+        deploy.provider,
+        deploy.workflow,
+        rule.dry_run,
+        retention_ms=retention_ms,
     )
     if created:
         log.info("deploy claimed deploy=%s trigger=%s", did, subject.trigger)
     return int(created)
 
 
-async def fire_batch_triggers(redis: Redis, rules: RuleSet, batch_id: str) -> int:
+async def fire_batch_triggers(
+    redis: Redis, rules: RuleSet, batch_id: str, *, retention_ms: int
+) -> int:
     raw = await redis.hmget(keys.batch(batch_id), ["workflowId", "version", "metadata"])  # type: ignore[misc]
     workflow, version, meta = (v.decode() if v else None for v in raw)
     metadata = _json_object(meta)
@@ -99,7 +113,7 @@ async def fire_batch_triggers(redis: Redis, rules: RuleSet, batch_id: str) -> in
         return 0
     claimed = 0
     for rule in rules.matching("batch.completed", workflow, version, metadata):
-        claimed += await claim(redis, rule, Subject("batch.completed", batch_id))
+        claimed += await claim(redis, rule, Subject("batch.completed", batch_id), retention_ms)
     return claimed
 
 
@@ -127,8 +141,10 @@ async def _record_deployed(redis: Redis, env: Envelope) -> int:
     if workflow_id is None:
         return 0
     ids = await redis.zrevrange(keys.deploys_by_target("extend", workflow_id), 0, 19)
-    for raw_id in ids:
-        record = await deploys.load(redis, raw_id.decode())
+    records = [await deploys.load(redis, raw_id.decode()) for raw_id in ids]
+    if any(r is not None and r.get("eventId") == env.event_id for r in records):
+        return 0  # recorded already (a re-applied or replayed event)
+    for record in records:
         if record is None or "eventId" in record or record.get("status") not in _ANNOUNCED:
             continue
         if version_id and record.get("versionId") not in (None, version_id):

@@ -119,6 +119,24 @@ function drawEvals(data) {
       String(e.files), when(e.finishedAt),
     ]);
   }), "No evaluations yet.");
+// Dead letters (issue 13): each row can be redriven; the next refresh shows the outcome.
+function drawDeadLetters(data) {
+  const items = data ? data.deadLetters : [];
+  $("dead-letters-count").textContent = items.length;
+  fill("dead-letters", items.map((d) => {
+    const button = el("button", "Redrive");
+    button.type = "button";
+    button.addEventListener("click", () => redrive(d.id, button));
+    return row([el("span", d.id, "id"), d.kind, d.tries, (d.error || "").slice(0, 80), when(d.lastFailedAt), button]);
+  }), "No dead letters.");
+}
+
+async function redrive(id, button) {
+  button.disabled = true;
+  const resp = await fetch("/v1/dead-letters/" + encodeURIComponent(id) + "/redrive", {
+    method: "POST", headers: { Authorization: "Bearer " + localStorage.getItem(KEY) },
+  });
+  button.textContent = resp.ok ? "queued" : "HTTP " + resp.status;
 }
 
 async function refresh() {
@@ -132,6 +150,7 @@ async function refresh() {
     drawReviews(reviews);
     drawDeploys(deploys);
     drawEvals(await api("/v1/evals?limit=10"));
+    drawDeadLetters(await api("/v1/dead-letters?limit=20"));
     $("updated").textContent = "updated " + new Date().toLocaleTimeString();
   } catch (err) {
     if (err instanceof AuthError) return logout("That key was rejected.");

@@ -113,6 +113,19 @@ async def test_transient_errors_retry_with_a_bound(
     assert [a["outcome"] for a in deploy["attempts"]] == ["calling", "retry", "retry", "failed"]
     assert len(await requests_to(sb, f"/xpander/v1/workflows/{XP}", "PUT")) == 3
 
+    # It exhausted its tries: a dead letter; after the platform heals, a redrive deploys once
+    # (the deploy is back in `calling`, so the worker looks before it writes again).
+    resp = await client.get("/v1/dead-letters?kind=deploy", headers=auth())
+    (dead,) = (await resp.json())["deadLetters"]
+    assert dead["ref"] == deploy["id"] and dead["tries"] == 3 and "Rate limit" in dead["error"]
+    await sandbox_post(sb, "/_sandbox/config", {"faults": {"p_429": 0.0}})
+    resp = await client.post("/v1/dead-letters/redrive?kind=deploy", headers=auth())
+    assert resp.status == 202 and (await resp.json())["redriven"] == 1
+    await run_worker_burst(settings)
+    (deploy,) = await all_deploys(redis)
+    assert deploy["status"] == "deployed" and deploy["error"] is None
+    assert len(await requests_to(sb, f"/xpander/v1/workflows/{XP}", "PUT")) == 4
+
 
 async def test_transient_error_then_success(relay: MakeRelay, redis: Redis, sb: Sandbox) -> None:
     rules = rule_toml("promote", "run.completed", XP_DEPLOY)

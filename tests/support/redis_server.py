@@ -9,6 +9,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -18,7 +21,9 @@ def free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, port: int | None = None, *, durable: bool = False) -> None:
+    def __init__(
+        self, port: int | None = None, *, durable: bool = False, extra: tuple[str, ...] = ()
+    ) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not on PATH (.ci/run installs it)")
@@ -29,6 +34,7 @@ class RedisServer:
         # durable: AOF fsynced on every write, as production should run it, so a SIGKILL
         # loses nothing that Redis acknowledged.
         self.durable = durable
+        self.extra = list(extra)  # e.g. --maxmemory 2mb (the memory guard's tests)
 
     @property
     def url(self) -> str:
@@ -41,7 +47,7 @@ class RedisServer:
             if self.durable
             else ["--appendonly", "no"]
         )
-        args += [*aof, "--dir", str(self.dir), "--daemonize", "no"]
+        args += [*aof, "--dir", str(self.dir), "--daemonize", "no", *self.extra]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self._wait_ready()
         return self
@@ -63,3 +69,19 @@ class RedisServer:
             except OSError:
                 time.sleep(0.02)
         raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+
+async def fill_to(redis: Redis, ratio: float) -> list[str]:
+    """Write 16 KB strings until used_memory reaches `ratio` of maxmemory (or Redis refuses)."""
+    info = await redis.info("memory")
+    used, maximum = int(info["used_memory"]), int(info["maxmemory"])
+    written: list[str] = []
+    while used < ratio * maximum:
+        key = f"filler:{len(written)}"
+        try:
+            await redis.set(key, b"x" * 16_384)
+        except ResponseError:  # OOM: full
+            break
+        written.append(key)
+        used = int((await redis.info("memory"))["used_memory"])
+    return written
