@@ -8,6 +8,7 @@ beside the backfill), and the share of the limit used (alone, and throughout).""
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from datetime import datetime
@@ -18,10 +19,10 @@ import orjson
 
 from bench.stack import relay_stack
 
-PER_MINUTE = 2000
-BIG, SMALL = 10_000, 10
+PER_MINUTE = int(os.environ.get("B6_PER_MINUTE", "2000"))
+BIG, SMALL = int(os.environ.get("B6_FILES", "10000")), 10
 EVERY, ALONE = 10.0, 30.0
-SLOT = 0.5  # SCHED_SLOT_SECONDS: the most a newcomer waits behind work already sent
+SLOT = float(os.environ.get("B6_SLOT", "0.25"))  # SCHED_SLOT_SECONDS: the most a newcomer waits behind work already sent
 WORKFLOW = "workflow_b6"
 KEYS = "bench-key,backfill:bk_b6:read+submit,interactive:ik_b6:read+submit"
 

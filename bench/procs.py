@@ -70,20 +70,27 @@ def process(
     args: list[str], env: dict[str, str] | None = None, port: int | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
     full_env = {**os.environ, **(env or {})}
-    proc = subprocess.Popen(
-        args, env=full_env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    # A file, not a pipe: nobody reads a pipe while the bench runs, and a chatty process would
+    # block on a full one.
+    name = "-".join(a for a in args[2:4] if not a.startswith("-")) or "proc"
+    log = tempfile.NamedTemporaryFile(prefix=f"bench-{name}-", suffix=".log", delete=False)  # noqa: SIM115
+    proc = subprocess.Popen(args, env=full_env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
     try:
         if port is not None:
             wait_port(port)
         yield proc
     finally:
+        if proc.poll() is not None:
+            print(
+                f"bench: {name} exited early ({proc.returncode}); log: {log.name}", file=sys.stderr
+            )
         proc.terminate()
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        log.close()
 
 
 def python(*args: str) -> list[str]:

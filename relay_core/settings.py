@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     )
     # When files per minute binds, a chunk carries at most its batch's share of this many
     # seconds of the budget: the most a newcomer waits behind work already sent (scheduler).
-    sched_slot_seconds: float = Field(0.5, validation_alias="SCHED_SLOT_SECONDS", gt=0, le=60)
+    sched_slot_seconds: float = Field(0.25, validation_alias="SCHED_SLOT_SECONDS", gt=0, le=60)
     signed_url_timeout_seconds: float = Field(
         10.0, validation_alias="SIGNED_URL_TIMEOUT_SECONDS", gt=0
     )

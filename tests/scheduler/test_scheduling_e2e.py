@@ -14,7 +14,7 @@ from tests.batches.support import WF, Stack, files, sandbox_config, stack, wait_
 from tests.conftest import API_KEY
 
 KEYS = f"{API_KEY},backfill:bk_key:read+submit,urgent:ur_key:read+submit,viewer:rd_key:read"
-# 100 files a second: a lone batch gets 50-file chunks (its share of half a second of budget).
+# 100 files a second: a lone batch gets 25-file chunks (its share of a quarter second of budget).
 LIMITS = {"EXTEND_FILES_PER_MINUTE": 6000, "RELAY_API_KEYS": KEYS}
 BATCH_PATH = "/workflow_runs/batch"
 
