@@ -22,7 +22,8 @@ from bench.stack import relay_stack
 PER_MINUTE = int(os.environ.get("B6_PER_MINUTE", "2000"))
 BIG, SMALL = int(os.environ.get("B6_FILES", "10000")), 10
 EVERY, ALONE = 10.0, 30.0
-SLOT = float(os.environ.get("B6_SLOT", "0.25"))  # SCHED_SLOT_SECONDS: the most a newcomer waits behind work already sent
+# SCHED_SLOT_SECONDS: the most a newcomer waits behind work already sent.
+SLOT = float(os.environ.get("B6_SLOT", "0.25"))
 WORKFLOW = "workflow_b6"
 KEYS = "bench-key,backfill:bk_b6:read+submit,interactive:ik_b6:read+submit"
 
