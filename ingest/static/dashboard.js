@@ -119,6 +119,8 @@ function drawEvals(data) {
       String(e.files), when(e.finishedAt),
     ]);
   }), "No evaluations yet.");
+}
+
 // Dead letters (issue 13): each row can be redriven; the next refresh shows the outcome.
 function drawDeadLetters(data) {
   const items = data ? data.deadLetters : [];

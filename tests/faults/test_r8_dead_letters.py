@@ -157,6 +157,9 @@ async def test_a_chunk_job_that_exhausts_its_tries_waits_as_a_dead_letter(
 
     from relay_core.producer import Producer
     from worker.app import _last_try
+    from relay_core.ratelimit import Limits
+    from relay_core.scheduler.state import Scheduler
+    from worker.dispatch import dispatch
     from worker.fanout import submit_chunk
     from worker.jobmetrics import instrument
 
@@ -164,13 +167,24 @@ async def test_a_chunk_job_that_exhausts_its_tries_waits_as_a_dead_letter(
     accepted = await Producer(redis, fanout).submit(
         {"workflowId": "workflow_x", "files": [{"url": "https://files.example/a.pdf"}]}
     )
+    # The scheduler cuts the chunk (and queues its job) when its slot comes: take it here.
+    sched = Scheduler(redis, Limits.of(fanout), fanout.sched_slot_seconds)
+    await redis.delete(keys.SCHED_LEASE)  # the submit's kick: this test dispatches itself
+    while (await sched.take("test")).outcome != "granted":
+        pass
     chunk_key = keys.batch_chunk(accepted.batchId, 0)
     saved = await redis.hgetall(chunk_key)  # type: ignore[misc]
     await redis.delete(chunk_key)
     await redis.set(chunk_key, "not a hash")  # every try of the chunk job gets WRONGTYPE
     # The real job and seam; only arq's bound is lowered (CHUNK_MAX_TRIES is 10,000).
     functions = instrument(
-        [func(submit_chunk, name=queue.SUBMIT_CHUNK, max_tries=2)], 40, 2, _last_try
+        [
+            func(submit_chunk, name=queue.SUBMIT_CHUNK, max_tries=2),
+            func(dispatch, name=queue.DISPATCH, max_tries=2),
+        ],
+        40,
+        2,
+        _last_try,
     )
     worker = build_worker(fanout, burst=True, poll_delay=0.01, functions=functions, cron_jobs=[])
     try:
