@@ -156,9 +156,9 @@ async def test_a_chunk_job_that_exhausts_its_tries_waits_as_a_dead_letter(
     from arq.worker import func
 
     from relay_core.producer import Producer
-    from worker.app import _last_try
     from relay_core.ratelimit import Limits
     from relay_core.scheduler.state import Scheduler
+    from worker.app import _last_try
     from worker.dispatch import dispatch
     from worker.fanout import submit_chunk
     from worker.jobmetrics import instrument
