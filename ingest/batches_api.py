@@ -18,7 +18,7 @@ from ingest.webhooks import read_body
 from relay_core import batch_runs, batches, deploys, queue
 from relay_core import models as m
 from relay_core.errors import InvalidRequest
-from relay_core.intake import gc_paused, parse_batch_body
+from relay_core.intake import gc_paused, parse_batch_body, release
 from relay_core.params import is_digits, parse_limit
 from relay_core.producer import Producer
 from relay_core.ratelimit import Limits
@@ -46,6 +46,7 @@ async def create_batch(request: web.Request) -> web.Response:
             scope=scope,
             producer=key.name,
         )
+        await release(body.files)
     return json_response(accepted.model_dump(), status=202 if created else 200)
 
 

@@ -26,7 +26,7 @@ from relay_core.scheduler import state as scheduler
 from relay_core.status import BATCH_COUNTED
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
-_PUSH_SLICE = 500
+_PUSH_SLICE = 250
 
 
 # While a big batch's files are written in slices, the list is not yet part of a batch: it
