@@ -1,4 +1,5 @@
-"""`python -m bench [b1 b2 b3 b4 b5]`: run scenarios, write bench/results/latest.{json,md}."""
+"""`python -m bench [b1 ... b7]`: run scenarios, write bench/results/latest.{json,md} (a scenario
+run again replaces its earlier result; the others are kept)."""
 
 from __future__ import annotations
 
@@ -73,6 +74,16 @@ def row(r: dict[str, Any]) -> str:
     return f"| {name} | {summary} | {r.get('baseline', '—')} | {r.get('ratio', '—')} | {met} |"
 
 
+def merged(fresh: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Scenarios run now replace their earlier results; the others are kept, in order."""
+    path = RESULTS / "latest.json"
+    kept = orjson.loads(path.read_bytes())["results"] if path.exists() else []
+    by_name = {r["scenario"]: r for r in kept}
+    by_name.update({r["scenario"]: r for r in fresh})
+    order = [r["scenario"] for r in kept] + [r["scenario"] for r in fresh]
+    return [by_name[name] for name in dict.fromkeys(order)]
+
+
 def main(argv: list[str]) -> int:
     chosen = [a.lower() for a in argv] or list(SCENARIOS)
     unknown = [c for c in chosen if c not in SCENARIOS]
@@ -92,6 +103,7 @@ def main(argv: list[str]) -> int:
         print(orjson.dumps(result).decode(), file=sys.stderr)
     info = machine()
     RESULTS.mkdir(exist_ok=True)
+    results = merged(results)
     payload = {
         "machine": info,
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
