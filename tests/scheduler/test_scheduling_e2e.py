@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
+from relay_core import keys
 from tests.batches.support import WF, Stack, files, sandbox_config, stack, wait_for
 from tests.conftest import API_KEY
 
@@ -194,3 +195,16 @@ async def test_a_big_submission_is_validated_in_slices(redis_url: str, redis: Re
         assert page["runs"][0]["file"] == many[19_999]
         status, error = await post_big(st, {"workflowId": WF, "files": files(60_000, "big")})
         assert status == 413 and error["error"]["code"] == "payload_too_large"
+
+
+async def test_a_dead_dispatchers_lease_is_taken_over(redis_url: str, redis: Redis) -> None:
+    """A dispatcher SIGKILLed with its worker leaves its lease behind: kicks are refused while
+    it lasts, and the restarted worker's takeover job dispatches once it lapses."""
+    async with stack(redis_url, sandbox_config(), **LIMITS) as st:
+        await redis.set(keys.SCHED_LEASE, "dead-dispatcher", px=1500)
+        batch_id = await submit_as(st, "bk_key", 120, "orphan")
+        assert await redis.get(keys.SCHED_LEASE) == b"dead-dispatcher"  # the kick was refused
+        st.start_worker()
+        view = await st.wait_done(batch_id, timeout=30)
+        assert view["runs"]["PROCESSED"] == 120 and view["duplicateRuns"] == 0
+        assert await redis.get(keys.SCHED_LEASE) != b"dead-dispatcher"
