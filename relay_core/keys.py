@@ -101,3 +101,8 @@ def deploys_by_subject(subject: str) -> str:
 
 def deploys_by_target(provider: str, workflow: str) -> str:
     return DEPLOYS_BY_TARGET + provider + ":" + workflow
+
+
+# WEBHOOK_ACK_DURABILITY (relay_core.durability): a tiny write in every durable group, so that
+# WAITAOF/WAIT on that connection also covers events the group found already stored.
+DURABILITY_MARK = PREFIX + "durability:mark"
