@@ -95,6 +95,6 @@ async def test_two_processes_share_the_port_and_are_replaced_and_stopped(
         serving = children(parent)
         web.proc.send_signal(signal.SIGTERM)  # the PaaS's stop: every process goes, cleanly
         assert web.proc.wait(timeout=30) == 0
-        assert not any(Path(f"/proc/{pid}").exists() for pid in serving)
+        assert not any(os.path.exists(f"/proc/{pid}") for pid in serving)
     finally:
         web.kill()
