@@ -22,6 +22,10 @@ def children(pid: int) -> list[int]:
     return sorted(int(p) for p in text.split())
 
 
+def alive(pid: int) -> bool:
+    return Path(f"/proc/{pid}").exists()
+
+
 def connections_held(pid: int, port: int, state: str = "01") -> int:
     """TCP sockets on local `port` this process holds (01 established, 0A listening)."""
     inodes = set()
@@ -95,6 +99,6 @@ async def test_two_processes_share_the_port_and_are_replaced_and_stopped(
         serving = children(parent)
         web.proc.send_signal(signal.SIGTERM)  # the PaaS's stop: every process goes, cleanly
         assert web.proc.wait(timeout=30) == 0
-        assert not any(os.path.exists(f"/proc/{pid}") for pid in serving)
+        assert not any(alive(pid) for pid in serving)
     finally:
         web.kill()
