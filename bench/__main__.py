@@ -53,6 +53,10 @@ def row(r: dict[str, Any]) -> str:
             f"| {name} | {rw['rps']:.0f} req/s, p50 {rw['p50_ms']:.1f} ms, p99 {rw['p99_ms']:.1f} ms"
             f" (median of {r.get('rounds', 1)} alternating rounds)"
             f" | bare aiohttp {b['rps']:.0f} req/s | {r['ratio_rps']:.2f}× (goal ≥ 0.5×, p99 ≤ 10 ms) | {met} |"
+        ) + "".join(
+            f"\n| B1 {name} | {v['rps']:.0f} req/s, p99 {v['p99_ms']:.1f} ms, {v['connections']} conns"
+            f" | bare aiohttp {b['rps']:.0f} req/s | {v['ratio_rps']:.2f}× | — |"
+            for name, v in r.get("variants", {}).items()
         )
     if name == "B2 apply":
         return (

@@ -74,6 +74,14 @@ class ResilientWorker(Worker):
             if self.job_counter >= self.max_jobs:
                 return
 
+    async def close(self) -> None:
+        # arq's Sentinel pool closes its primary's connections but not its Sentinels' clients.
+        pool = self._pool
+        await super().close()
+        manager = getattr(pool.connection_pool, "sentinel_manager", None) if pool else None
+        for client in manager.sentinels if manager else ():
+            await client.aclose()
+
     async def _wait_out(self, exc: BaseException) -> None:
         if self._outage_since is None:
             self._outage_since = time.monotonic()
