@@ -4,9 +4,10 @@ arq's worker lets a Redis connection error escape its poll loop, and the process
 may then wait minutes before it restarts a process that keeps crashing. This worker keeps the
 process: while Redis is unreachable it reports not ready (a log line; its health key expires,
 so `relay worker --check` fails), retries with capped exponential backoff, and carries on as
-soon as Redis answers again. Jobs that were running when the connection dropped are retried
-the usual way (their in-progress key expires). A worker that cannot reach Redis at start waits
-for it the same way instead of exiting.
+soon as Redis answers again. A job whose run was cut by the outage is retried: arq would leave
+its in-progress key to expire (up to IN_PROGRESS_SECONDS, 50 s), so once Redis answers this
+worker removes the keys of its own cut jobs and the job is picked up again at once. A worker
+that cannot reach Redis at start waits for it the same way instead of exiting.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 
 from arq import Worker
 from arq.connections import create_pool
+from arq.constants import in_progress_key_prefix
 from redis.exceptions import ConnectionError, TimeoutError
 
 log = logging.getLogger(__name__)
@@ -26,12 +28,27 @@ log = logging.getLogger(__name__)
 OUTAGE = (ConnectionError, TimeoutError, OSError)
 BACKOFF_FIRST_SECONDS = 0.1
 BACKOFF_MAX_SECONDS = 5.0
+# A cut job's in-progress key is ours only while it has not expired: leave the last seconds
+# of it alone (another worker may already hold a new key by then).
+RELEASE_MARGIN_SECONDS = 5.0
 
 
 class ResilientWorker(Worker):
     ready = False
     _backoff = BACKOFF_FIRST_SECONDS
     _outage_since: float | None = None
+    _cut: dict[str, float] | None = None  # job id -> when this worker started it
+
+    async def run_job(self, job_id: str, score: int) -> None:
+        started = time.monotonic()
+        try:
+            await super().run_job(job_id, score)
+        except OUTAGE:
+            # Not raised on: arq would re-raise it from the poll loop, one cut job per poll.
+            # The poll's own Redis calls notice the outage; the job is retried after it.
+            if self._cut is None:
+                self._cut = {}
+            self._cut[job_id] = started
 
     async def main(self) -> None:
         while self._pool is None:
@@ -53,12 +70,29 @@ class ResilientWorker(Worker):
     async def _poll_iteration(self) -> None:
         try:
             await super()._poll_iteration()
+            if self._cut:
+                await self._release_cut_jobs()
         except OUTAGE as exc:
             if self.burst:
                 raise  # a burst worker (tests, one-off runs) reports the outage to its caller
             await self._wait_out(exc)
             return
         self._recovered()
+
+    async def _release_cut_jobs(self) -> None:
+        cut, self._cut = self._cut or {}, None
+        mine = [
+            in_progress_key_prefix + job_id
+            for job_id, started in cut.items()
+            if time.monotonic() - started < self.in_progress_timeout_s - RELEASE_MARGIN_SECONDS
+        ]
+        if mine:
+            try:
+                await self.pool.delete(*mine)
+            except OUTAGE:
+                self._cut = {**cut, **(self._cut or {})}  # kept for the next attempt
+                raise
+            log.warning("retrying %d jobs cut by the redis outage", len(mine))
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
         # arq takes a job slot before its Redis round trips and gives it back only on the
