@@ -1,4 +1,4 @@
-"""`python -m bench [b1 b2 b3 b4 b5]`: run scenarios, write bench/results/latest.{json,md}."""
+"""`python -m bench [b1 b2 b3 b4 b5 b6]`: run scenarios, write bench/results/latest.{json,md}."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ SCENARIOS = {
     "b3": "bench.b3_fanout",
     "b4": "bench.b4_memory",
     "b5": "bench.b5_end_to_end",
+    "b6": "bench.b6_capacity",
 }
 RESULTS = Path(__file__).resolve().parent / "results"
 
