@@ -109,3 +109,32 @@ async def test_web_and_worker_ride_out_a_redis_restart(
         await redis.aclose()
         worker.stop()
         web.kill()
+
+
+@pytest.mark.timeout(60)
+async def test_a_worker_started_before_redis_waits_for_it(tmp_path: Path) -> None:
+    server = RedisServer()  # not started yet: the worker comes up first
+    env = {"REDIS_URL": server.url, "LOG_LEVEL": "WARNING"}
+    log = tmp_path / "worker.log"
+    worker = RelayProcess(["worker"], env, output=log).start()
+    try:
+
+        async def waiting() -> bool:
+            return "worker not ready" in log.read_text()
+
+        await until(waiting)
+        assert worker.proc is not None and worker.proc.poll() is None
+        server.start()
+
+        async def came_up() -> bool:
+            redis = connect(server.url)
+            try:
+                return bool(await redis.exists("arq:queue:health-check"))
+            finally:
+                await redis.aclose()
+
+        await until(came_up)  # the worker reports in: it is polling the queue
+        assert worker.proc.poll() is None
+    finally:
+        worker.stop()
+        server.stop()
