@@ -125,7 +125,7 @@ def run() -> dict[str, Any]:
             "ratio_rps>=0.5": ratio >= 0.5,
             "p99<=10ms": max(r["p99_ms"] for r in relay_rounds) <= 10,
             "all_acknowledged_stored": stored >= acknowledged,
-            "aof_ratio_rps>=0.4": variants["aof_everysec_hz100_1proc"]["rps"]
+            "aof_ratio_rps>=0.4": variants["aof_everysec_hz100_1proc_256conns"]["rps"]
             >= 0.4 * baseline["rps"],
         },
     }
