@@ -19,7 +19,7 @@ import time
 from arq import Worker
 from arq.connections import create_pool
 from arq.constants import in_progress_key_prefix
-from redis.exceptions import ConnectionError, TimeoutError
+from redis.exceptions import ConnectionError, TimeoutError, WatchError
 
 log = logging.getLogger(__name__)
 # What a dropped or refused connection raises (redis-py wraps socket errors, arq's pool
@@ -100,10 +100,14 @@ class ResilientWorker(Worker):
         for job_id in job_ids:
             try:
                 await super().start_jobs([job_id])
-            except OUTAGE:
+            except (*OUTAGE, WatchError) as exc:
                 if job_id.decode() not in self.tasks:
                     self.job_counter -= 1
                     self.sem.release()
+                if isinstance(exc, WatchError):
+                    # arq handles the WatchError of a lost race itself; one that escapes is
+                    # redis-py's report of a connection lost while watching: an outage.
+                    raise ConnectionError(str(exc)) from exc
                 raise
             if self.job_counter >= self.max_jobs:
                 return

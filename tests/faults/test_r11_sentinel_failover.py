@@ -128,6 +128,8 @@ async def test_failover_during_deliveries_and_a_fan_out(tmp_path: Path) -> None:
         worker.stop()
         web.stop()
         await sb.close()
+        if "data" not in locals():  # failed before the checks below: nothing else stops it
+            cluster.stop()
 
     events = data["deliveries"]
     after_kill = [a for d in events for a in d["attempts"] if a["at"] >= killed_at]
