@@ -72,7 +72,7 @@ class ResilientWorker(Worker):
             await super()._poll_iteration()
             if self._cut:
                 await self._release_cut_jobs()
-        except OUTAGE as exc:
+        except (*OUTAGE, WatchError) as exc:  # a WatchError escaping arq: see start_jobs
             if self.burst:
                 raise  # a burst worker (tests, one-off runs) reports the outage to its caller
             await self._wait_out(exc)
