@@ -98,7 +98,8 @@ async def test_aof_refuses_a_server_without_appendonly(plain_server: RedisServer
     assert reason == "WEBHOOK_ACK_DURABILITY=aof: the Redis server runs without appendonly yes"
 
 
-def test_the_web_process_refuses_with_one_line(plain_server: RedisServer) -> None:
+@pytest.mark.parametrize("processes", ["1", "2"])  # the WEB_CONCURRENCY parent checks first
+def test_the_web_process_refuses_with_one_line(plain_server: RedisServer, processes: str) -> None:
     result = relay(
         "web",
         "--host",
@@ -109,6 +110,7 @@ def test_the_web_process_refuses_with_one_line(plain_server: RedisServer) -> Non
         EXTEND_WEBHOOK_SECRETS="wss_x",
         RELAY_API_KEYS="k",
         WEBHOOK_ACK_DURABILITY="replica",
+        WEB_CONCURRENCY=processes,
     )
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
