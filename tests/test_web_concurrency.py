@@ -102,3 +102,48 @@ async def test_two_processes_share_the_port_and_are_replaced_and_stopped(
         assert not any(alive(pid) for pid in serving)
     finally:
         web.kill()
+
+
+async def test_sigterm_under_load_answers_what_it_took_and_stores_what_it_answered(
+    redis_url: str, redis: Redis
+) -> None:
+    port = free_port()
+    env = {
+        "REDIS_URL": redis_url,
+        "PORT": str(port),
+        "EXTEND_WEBHOOK_SECRETS": f"{SECRET},{OTHER_SECRET}",
+        "RELAY_API_KEYS": "k",
+        "LOG_LEVEL": "WARNING",
+        "WEB_CONCURRENCY": "2",
+    }
+    web = RelayProcess(["web", "--host", "127.0.0.1"], env, port).start()
+    assert web.proc is not None
+    parent = web.proc.pid
+    await until(lambda: len(children(parent)) == 2)
+    await until(lambda: all(connections_held(pid, port, "0A") for pid in children(parent)))
+    answers: dict[int, int] = {}
+    counter = iter(range(100_000))
+
+    async def sender(session: aiohttp.ClientSession) -> None:
+        for n in counter:
+            status = await post(session, port, n)
+            answers[n] = status
+            if status == 0:
+                return  # the server is gone: this sender stops
+
+    try:
+        async with aiohttp.ClientSession() as session:
+            senders = [asyncio.create_task(sender(session)) for _ in range(8)]
+            await until(lambda: len(answers) >= 300)
+            web.proc.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(asyncio.gather(*senders), 30)
+        assert web.proc.wait(timeout=30) == 0
+    finally:
+        web.kill()
+    # Every request got an answer or a refused/closed connection; never a 5xx; and every 200
+    # was stored before it was given.
+    assert set(answers.values()) <= {0, 200}, sorted(set(answers.values()))
+    answered = [n for n, status in answers.items() if status == 200]
+    assert len(answered) >= 300
+    stored = await asyncio.gather(*(redis.exists(f"relay:evt:evt_wc_{n}") for n in answered))
+    assert all(stored)
