@@ -21,6 +21,7 @@ SCENARIOS = {
     "b5": "bench.b5_end_to_end",
     "b6": "bench.b6_fairness",
     "b7": "bench.b7_submission",
+    "b8": "bench.b8_capacity",
 }
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -56,6 +57,10 @@ def row(r: dict[str, Any]) -> str:
             f"| {name} | {rw['rps']:.0f} req/s, p50 {rw['p50_ms']:.1f} ms, p99 {rw['p99_ms']:.1f} ms"
             f" (median of {r.get('rounds', 1)} alternating rounds)"
             f" | bare aiohttp {b['rps']:.0f} req/s | {r['ratio_rps']:.2f}× (goal ≥ 0.5×, p99 ≤ 10 ms) | {met} |"
+        ) + "".join(
+            f"\n| B1 {name} | {v['rps']:.0f} req/s, p99 {v['p99_ms']:.1f} ms, {v['connections']} conns"
+            f" | bare aiohttp {b['rps']:.0f} req/s | {v['ratio_rps']:.2f}× | — |"
+            for name, v in r.get("variants", {}).items()
         )
     if name == "B2 apply":
         return (

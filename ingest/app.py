@@ -12,6 +12,7 @@ from ingest.responses import error_middleware
 from ingest.routes import add_routes
 from ingest.sink import EventSink
 from relay_core.apikeys import parse_keys
+from relay_core.durability import check_server
 from relay_core.memguard import Guard
 from relay_core.redis import connect
 from relay_core.rules import load_rules
@@ -46,8 +47,15 @@ def create_app(settings: Settings | None = None) -> web.Application:
 async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     redis = connect(settings.redis_url)
+    try:  # a server that cannot give the configured durability stops the process, one line
+        ack = await check_server(
+            redis, settings.webhook_ack_durability, settings.webhook_ack_timeout_ms
+        )
+    except BaseException:
+        await redis.aclose()
+        raise
     app[REDIS] = redis
-    app[SINK] = EventSink(redis, settings.event_dedupe_ttl_seconds)
+    app[SINK] = EventSink(redis, settings.event_dedupe_ttl_seconds, ack=ack)
     app[RUNS] = RunStore(redis, settings.run_history_limit, settings.retention_ms)
     yield
     await app[SINK].close()

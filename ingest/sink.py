@@ -7,6 +7,11 @@ up to MAX_IN_FLIGHT groups travel at once (each on its own connection), so a req
 waits for another group's round trip to end before its own starts, and under load one round
 trip still carries many events. A lone request pays no added latency.
 Two groups holding the same eventId are harmless: each script is atomic, so one claims it.
+
+With WEBHOOK_ACK_DURABILITY aof or replica (relay_core.durability), the group's write, a mark
+and the wait (WAITAOF/WAIT) travel in one pipeline on one connection, and the group's requests
+are answered only when the wait confirms; a wait that times out refuses the whole group (503).
+Such a wait can last until Redis's next fsync, so many more groups may travel at once.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from relay_core import keys, lua, queue
+from relay_core.durability import MARK_TTL_MS, MEMORY, AckPolicy, NotDurable
 from relay_core.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -29,9 +35,21 @@ class EventSink:
     # Two groups in flight measured best in B1 on 2 cores (4, 8 and 16 were no faster): one
     # travels while the next fills, and fewer, larger groups cost Redis and Python less.
     MAX_IN_FLIGHT = 2
+    # A durable group mostly waits for an fsync (up to Redis's next one, ~100 ms with
+    # appendfsync everysec on Valkey); meanwhile the next groups must be able to leave.
+    MAX_IN_FLIGHT_DURABLE = 32
+    NOT_DURABLE_RETRY_AFTER_SECONDS = 1
 
-    def __init__(self, redis: Redis, dedupe_ttl_seconds: int, max_group: int = 500) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        dedupe_ttl_seconds: int,
+        max_group: int = 500,
+        ack: AckPolicy = MEMORY,
+    ) -> None:
         self._redis = redis
+        self._ack = ack
+        self._max_in_flight = self.MAX_IN_FLIGHT_DURABLE if ack.durable else self.MAX_IN_FLIGHT
         self._ttl = dedupe_ttl_seconds
         self._max_group = max_group
         self._script = redis.register_script(lua.ENQUEUE_EVENTS)
@@ -53,13 +71,17 @@ class EventSink:
 
     def _schedule_kick(self) -> None:
         """Send what is pending on the next loop tick, if a group may leave now."""
-        if self._pending and not self._kick_scheduled and len(self._in_flight) < self.MAX_IN_FLIGHT:
+        if (
+            self._pending
+            and not self._kick_scheduled
+            and len(self._in_flight) < self._max_in_flight
+        ):
             self._kick_scheduled = True
             asyncio.get_running_loop().call_soon(self._kick)
 
     def _kick(self) -> None:
         self._kick_scheduled = False
-        while self._pending and len(self._in_flight) < self.MAX_IN_FLIGHT:
+        while self._pending and len(self._in_flight) < self._max_in_flight:
             group = self._pending[: self._max_group]
             del self._pending[: self._max_group]
             task = asyncio.get_running_loop().create_task(self._flush(group))
@@ -73,18 +95,30 @@ class EventSink:
     async def _flush(self, group: list[_Item]) -> None:
         try:
             flags = await self._store(group)
+        except NotDurable:
+            log.warning("%s not confirmed in time, %d events refused", self._ack.mode, len(group))
+            message = f"event not yet {self._ack.mode}-durable, retry later"
+            self._refuse(group, message, self.NOT_DURABLE_RETRY_AFTER_SECONDS)
+            return
         except Exception as exc:  # every waiting request must get an answer, never hang
             if isinstance(exc, RedisError):
                 log.warning("redis unavailable, %d events refused: %s", len(group), exc)
             else:
                 log.exception("storing %d events failed; refused", len(group))
-            for _, _, future in group:
-                if not future.done():
-                    future.set_exception(Unavailable("event store unavailable, retry later"))
+            self._refuse(group, "event store unavailable, retry later")
             return
         for (_, _, future), flag in zip(group, flags, strict=True):
             if not future.done():
                 future.set_result(bool(flag))
+
+    @staticmethod
+    def _refuse(group: list[_Item], message: str, retry_after: int | None = None) -> None:
+        for _, _, future in group:
+            if not future.done():
+                refusal = Unavailable(message)
+                if retry_after is not None:
+                    refusal.retry_after_seconds = retry_after
+                future.set_exception(refusal)
 
     async def _store(self, group: list[_Item]) -> list[int]:
         group_id = uuid.uuid4().hex
@@ -95,5 +129,14 @@ class EventSink:
         job = queue.job_bytes(queue.APPLY_EVENTS, [group_id], now)
         args: list[bytes | str | int] = [self._ttl, job, job_id, queue.events_score(now)]
         args += [body for _, body, _ in group]
-        result: list[int] = await self._script(keys=script_keys, args=args)
-        return result
+        if not self._ack.durable:
+            result: list[int] = await self._script(keys=script_keys, args=args)
+            return result
+        async with self._redis.pipeline(transaction=False) as pipe:
+            await self._script(keys=script_keys, args=args, client=pipe)
+            pipe.set(keys.DURABILITY_MARK, b"1", px=MARK_TTL_MS)
+            pipe.execute_command(*self._ack.command)
+            flags, _, reply = await pipe.execute()
+        if not self._ack.satisfied(reply):
+            raise NotDurable
+        return list(flags)

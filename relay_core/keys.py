@@ -205,3 +205,8 @@ def family_of(key: str) -> str:
         if key.startswith(prefix):
             return name
     return "other"
+
+
+# WEBHOOK_ACK_DURABILITY (relay_core.durability): a tiny write in every durable group, so that
+# WAITAOF/WAIT on that connection also covers events the group found already stored.
+DURABILITY_MARK = PREFIX + "durability:mark"

@@ -22,6 +22,8 @@ from arq.constants import (
     retry_key_prefix,
 )
 
+from relay_core import sentinel
+
 QUEUE = default_queue_name
 JOB_KEY_PREFIX = job_key_prefix
 RETRY_KEY_PREFIX = retry_key_prefix  # + job id -> tries so far (arq counts on from it)
@@ -59,6 +61,8 @@ def job_bytes(function: str, args: list[Any], enqueue_ms: int | None = None) -> 
 
 
 def redis_settings(url: str) -> RedisSettings:
+    if sentinel.is_sentinel(url):
+        return _sentinel_settings(url)
     settings = RedisSettings.from_dsn(url)
     # arq drops the query; redis-py honours ?ssl_cert_reqs=none (Heroku Redis's self-signed
     # certificate), so both clients must read it the same way.
@@ -68,6 +72,22 @@ def redis_settings(url: str) -> RedisSettings:
     settings.conn_timeout = 2
     settings.conn_retries = 2
     return settings
+
+
+def _sentinel_settings(url: str) -> RedisSettings:
+    """arq's own Sentinel support: it asks the Sentinels for the primary on every connection."""
+    spec = sentinel.parse(url)
+    return RedisSettings(
+        host=spec.sentinels,
+        database=spec.db,
+        username=spec.username,
+        password=spec.password,
+        ssl=spec.ssl,
+        sentinel=True,
+        sentinel_master=spec.service,
+        conn_timeout=2,
+        conn_retries=2,
+    )
 
 
 async def arq_pool(url: str) -> ArqRedis:

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError
 
+from relay_core import sentinel
+
 
 def connect(url: str, *, socket_timeout: float = 5.0) -> Redis:
     # Retry only connection errors (a pooled connection broken by a Redis restart): those
     # commands were never executed. A timeout may have executed, so it is not retried here.
-    client: Redis = Redis.from_url(
-        url,
-        socket_timeout=socket_timeout,
-        socket_connect_timeout=2.0,
-        health_check_interval=30,
-        decode_responses=False,
-        retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2),
-        retry_on_error=[ConnectionError],
-    )
+    options: dict[str, Any] = {
+        "socket_timeout": socket_timeout,
+        "socket_connect_timeout": 2.0,
+        "health_check_interval": 30,
+        "decode_responses": False,
+        "retry": Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2),
+        "retry_on_error": [ConnectionError],
+    }
+    if sentinel.is_sentinel(url):  # the primary is whichever the Sentinels name now
+        return sentinel.primary_client(url, **options)
+    client: Redis = Redis.from_url(url, **options)
     return client

@@ -115,6 +115,17 @@ class Settings(BaseSettings):
     allow_eviction: bool = Field(False, validation_alias="ALLOW_EVICTION")
     event_log_days: int = Field(3, validation_alias="EVENT_LOG_DAYS", ge=0, le=365)
 
+    # Issue 16: what an acknowledged webhook survives (relay_core.durability), how long an
+    # answer waits for it (then 503 + Retry-After), and serving processes of `relay web`.
+    webhook_ack_durability: Literal["memory", "aof", "replica"] = Field(
+        "memory", validation_alias="WEBHOOK_ACK_DURABILITY"
+    )
+    # Below the Redis client's 5 s socket timeout, so a slow fsync is a 503, never a hang.
+    webhook_ack_timeout_ms: int = Field(
+        2000, validation_alias="WEBHOOK_ACK_TIMEOUT_MS", ge=10, le=4000
+    )
+    web_concurrency: int = Field(1, validation_alias="WEB_CONCURRENCY", ge=1, le=64)
+
     @field_validator(
         "extend_webhook_secrets", "relay_api_keys", "signed_url_allowed_hosts", mode="before"
     )

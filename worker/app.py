@@ -27,6 +27,7 @@ from worker.fanout import CHUNK_JOB_TIMEOUT_SECONDS, CHUNK_MAX_TRIES, submit_chu
 from worker.fanout_ctx import fanout_shutdown, fanout_startup
 from worker.jobmetrics import LastTry, instrument, metrics_shutdown, metrics_startup
 from worker.reconcile import RECONCILE_JOB_TIMEOUT_SECONDS, reconcile
+from worker.resilience import ResilientWorker
 
 # Below a PaaS's shutdown grace period (Heroku 30 s); a killed job's in-progress key expires
 # after its timeout + 10 s, so another worker picks it up again within a minute.
@@ -143,7 +144,7 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
         "handle_signals": not burst,
     }
     options.update(overrides)
-    worker = Worker(**options)
+    worker = ResilientWorker(**options)  # rides out Redis restarts instead of exiting
     worker.in_progress_timeout_s = IN_PROGRESS_SECONDS
     return worker
 

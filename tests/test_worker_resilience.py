@@ -1,0 +1,102 @@
+"""The worker keeps going when a connection drops at the worst moment: inside arq's WATCH.
+
+A loopback proxy between the worker and a real Redis cuts the worker's connection the first
+time it sends ZSCORE, which arq sends while it watches a job's in-progress key. redis-py
+reports that as a WatchError; arq would let it end the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+
+from redis.asyncio import Redis
+
+from ingest.sink import EventSink
+from relay_core import keys
+from tests.conftest import make_settings
+from tests.support.signing import event, run_payload
+from worker.app import build_worker
+
+
+class CuttingProxy:
+    """Forwards bytes to Redis; cuts the first client connection that sends `needle`."""
+
+    def __init__(self, upstream_port: int, needle: bytes) -> None:
+        self.upstream_port, self.needle, self.cuts = upstream_port, needle, 0
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port: int = self.server.sockets[0].getsockname()[1]
+        return port
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        back = asyncio.create_task(self._pump(up_reader, writer))
+        try:
+            while data := await reader.read(65536):
+                if self.cuts == 0 and self.needle in data.upper():
+                    self.cuts += 1
+                    break  # the command never reaches Redis; the connection drops
+                up_writer.write(data)
+                await up_writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            back.cancel()
+            for w in (writer, up_writer):
+                w.close()
+                with contextlib.suppress(ConnectionError):
+                    await w.wait_closed()
+
+    @staticmethod
+    async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+
+    async def close(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def proxied(redis_url: str) -> AsyncIterator[CuttingProxy]:
+    port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
+    proxy = CuttingProxy(port, b"ZSCORE")
+    await proxy.start()
+    try:
+        yield proxy
+    finally:
+        await proxy.close()
+
+
+async def test_a_connection_cut_inside_watch_does_not_end_the_worker(
+    redis_url: str, redis: Redis
+) -> None:
+    async with proxied(redis_url) as proxy:
+        assert proxy.server is not None
+        proxy_port = proxy.server.sockets[0].getsockname()[1]
+        settings = make_settings(f"redis://127.0.0.1:{proxy_port}/0")
+        sink = EventSink(redis, 3600)
+        body = event("evt_cut", "workflow_run.completed", run_payload("run_cut", "PROCESSED"))
+        assert await sink.submit("evt_cut", body) is True
+        worker = build_worker(settings, handle_signals=False, poll_delay=0.01, cron_jobs=[])
+        task = asyncio.create_task(worker.async_run())
+        deadline = time.monotonic() + 20
+        while await redis.hget(keys.run("run_cut"), "s") != b"PROCESSED":
+            assert not task.done(), task.exception()  # the worker must not have ended
+            assert time.monotonic() < deadline, "the event was not applied"
+            await asyncio.sleep(0.02)
+        assert proxy.cuts == 1
+        # stop the way the batch tests' Stack stops in-process workers
+        worker.allow_pick_jobs = False
+        worker.burst = True
+        worker.max_burst_jobs = 0
+        await asyncio.wait_for(task, 30)
+        await worker.close()
