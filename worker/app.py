@@ -138,7 +138,9 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
         "job_timeout": JOB_TIMEOUT_SECONDS,
         "max_tries": 10,
         "keep_result": 300,
-        "poll_delay": 0.05,
+        # Jobs are picked at most this late (each poll is one ZRANGEBYSCORE): a chunk is queued
+        # 50 ms before its slot (relay_core.scheduler), so it is running when the slot comes.
+        "poll_delay": 0.02,
         "job_completion_wait": settings.job_completion_wait_seconds,
         "health_check_interval": 10,
         "handle_signals": not burst,

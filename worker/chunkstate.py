@@ -99,14 +99,31 @@ async def files_of(redis: Redis, batch_id: str, indexes: list[int]) -> list[dict
     return [orjson.loads(raw[i - first]) for i in indexes]
 
 
-async def begin_send(redis: Redis, chunk: ChunkState, indexes: list[int]) -> str:
-    """pending -> sending (with the files of this send); answers the state found."""
-    await redis.hset(  # type: ignore[misc]
-        keys.batch_chunk(chunk.batch_id, chunk.n), "sendingFiles", orjson.dumps(indexes).decode()
-    )
-    script_keys = [keys.batch(chunk.batch_id), keys.batch_chunk(chunk.batch_id, chunk.n)]
-    outcome = await batch_lua.run(redis, batch_lua.CHUNK_SEND, script_keys, [queue.now_ms()])
-    return outcome.decode() if isinstance(outcome, bytes) else str(outcome)
+class NotReplicated(Exception):
+    """The `sending` mark is not on a replica yet: a failover could lose it, and the next try
+    would then send the files again without looking. Nothing was sent; try again later."""
+
+
+async def begin_send(
+    redis: Redis, chunk: ChunkState, indexes: list[int], replica_wait_ms: int = 0
+) -> str:
+    """pending -> sending (with the files of this send); answers the state found.
+
+    With `replica_wait_ms` (WEBHOOK_ACK_DURABILITY=replica) the mark must reach a replica
+    before the request may leave: WAIT covers its own connection's writes, so the mark and the
+    wait go in one pipeline."""
+    chunk_key = keys.batch_chunk(chunk.batch_id, chunk.n)
+    script_keys = [keys.batch(chunk.batch_id), chunk_key]
+    async with redis.pipeline(transaction=False) as pipe:
+        pipe.hset(chunk_key, "sendingFiles", orjson.dumps(indexes).decode())
+        await batch_lua.run(redis, batch_lua.CHUNK_SEND, script_keys, [queue.now_ms()], pipe)
+        if replica_wait_ms > 0:
+            pipe.execute_command("WAIT", 1, replica_wait_ms)
+        found = await pipe.execute()
+    outcome = found[1].decode() if isinstance(found[1], bytes) else str(found[1])
+    if replica_wait_ms > 0 and outcome == "sending" and int(found[2]) < 1:
+        raise NotReplicated(f"chunk {chunk.n} of {chunk.batch_id}: no replica acknowledged")
+    return outcome
 
 
 async def set_state(redis: Redis, chunk: ChunkState, state: str, error: str | None) -> int:

@@ -30,6 +30,7 @@ from worker.chunkstate import (
     SETTLED,
     BatchInfo,
     ChunkState,
+    NotReplicated,
     begin_send,
     files_of,
     load_batch,
@@ -116,7 +117,14 @@ async def _send(
     submission = _submission(
         batch, chunk, remaining, await files_of(redis, batch.batch_id, remaining)
     )
-    state = await begin_send(redis, chunk, remaining)
+    settings: Settings = ctx["settings"]
+    wait_ms = settings.webhook_ack_timeout_ms if settings.webhook_ack_durability == "replica" else 0
+    try:
+        state = await begin_send(redis, chunk, remaining, wait_ms)
+    except NotReplicated as exc:
+        # Marked `sending` but maybe not where a failover would find it: the next try looks.
+        log.warning("submit_chunk %s; retrying", exc)
+        raise Retry(defer=1) from None
     if state == "cancel":
         return await _cancel(redis, chunk, remaining)
     if state != "sending":

@@ -146,7 +146,9 @@ local job_id = ARGV[13] .. b .. ':' .. c
 local job = '{"t":null,"f":"' .. ARGV[14] .. '","a":["' .. b .. '",' .. c .. '],"k":{},"et":'
   .. now .. '}'
 redis.call('SET', ARGV[12] .. job_id, job, 'PX', 86400000)
-redis.call('ZADD', KEYS[7], go, job_id)
+-- Due a lookahead early: the job waits for its slot itself (worker.fanout), so the worker's
+-- poll interval is not added to every send.
+redis.call('ZADD', KEYS[7], math.max(now, go - tonumber(ARGV[2])), job_id)
 redis.call('ZINCRBY', L .. ':u:' .. u, n / w, b)
 redis.call('ZINCRBY', L, n, u)
 if nxt + n >= files then sched_leave(levels, prefix, lv, u, b, w) end
