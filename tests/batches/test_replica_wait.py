@@ -1,0 +1,33 @@
+"""In replica mode a chunk's `sending` mark must reach a replica before its request leaves."""
+
+from __future__ import annotations
+
+import pytest
+from redis.asyncio import Redis
+
+from relay_core import keys
+from relay_core.producer import Producer
+from relay_core.ratelimit import Limits
+from relay_core.scheduler.state import Scheduler
+from tests.conftest import make_settings
+from worker.chunkstate import NotReplicated, begin_send, load_chunk
+
+
+async def test_no_replica_no_send_and_the_mark_stays_for_a_look(
+    redis: Redis, redis_url: str
+) -> None:
+    settings = make_settings(redis_url, EXTEND_FILES_PER_MINUTE=100_000, EXTEND_RUN_RPS=1000)
+    accepted = await Producer(redis, settings).submit(
+        {"workflowId": "wf", "files": [{"url": "https://f.example/1"}]}
+    )
+    await redis.delete(keys.SCHED_LEASE)
+    sched = Scheduler(redis, Limits.of(settings), settings.sched_slot_seconds)
+    while (await sched.take("test")).outcome != "granted":
+        pass
+    chunk = await load_chunk(redis, accepted.batchId, 0)
+    assert chunk is not None
+    # This server has no replica: WAIT 1 answers 0 when its timeout ends.
+    with pytest.raises(NotReplicated):
+        await begin_send(redis, chunk, [0], replica_wait_ms=50)
+    after = await load_chunk(redis, accepted.batchId, 0)
+    assert after is not None and after.state == "sending" and after.sending == [0]
