@@ -15,6 +15,8 @@ from redis.asyncio import Redis
 from relay_core import batches
 from relay_core.errors import InvalidRequest
 from relay_core.models import BatchAccepted, BatchRequest, parse_batch_request
+from relay_core.notify import ssrf
+from relay_core.notify.store import callback_fields
 from relay_core.settings import Settings
 
 MAX_IDEMPOTENCY_KEY = 200
@@ -69,6 +71,11 @@ class Producer:
                     f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters"
                 )
             idem = batches.idempotency_key(scope, idempotency_key)
+        callback = None
+        if request.callbackUrl is not None:
+            allowed = self.settings.callback_allowed_hosts
+            ssrf.check_url(request.callbackUrl, allowed, "callbackUrl")
+            callback = callback_fields(request.callbackUrl, request.callbackEvents)
         return await batches.create_batch(
             self.redis,
             request,
@@ -76,4 +83,5 @@ class Producer:
             dialect=self.settings.extend_api_version,
             producer=producer,
             idempotency=idem,
+            callback=callback,
         )

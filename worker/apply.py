@@ -13,6 +13,7 @@ from typing import Any
 from relay_core import batches, keys, queue, reviews
 from relay_core.errors import InvalidEvent
 from relay_core.events import Envelope, RunUpdate, parse_envelope, run_update
+from relay_core.notify import emit
 from worker.batch_events import fetch_signed_payloads, resolve_run_files
 from worker.context import ctx_of
 from worker.triggers import (
@@ -42,6 +43,8 @@ async def apply_events(raw_ctx: dict[str, Any], group_id: str) -> dict[str, int]
     applied = zip(event_types, (u for u, _ in updates), results, strict=True)
     await fire_run_triggers(redis, rules, applied)
     await record_deployed_events(redis, envelopes)
+    # Notifications are created (with their jobs) before the group is deleted, never sent here.
+    await emit.emit(redis, emit.run_events(found, results))
     now = queue.now_ms()
     async with redis.pipeline(transaction=False) as pipe:
         for env in envelopes:
@@ -79,6 +82,7 @@ async def batch_completed(raw_ctx: dict[str, Any], batch_id: str) -> dict[str, s
     """
     ctx = ctx_of(raw_ctx)
     claimed = await fire_batch_triggers(ctx["redis"], rules_of(raw_ctx), batch_id)
+    await emit.emit(ctx["redis"], await emit.batch_events(ctx["redis"], batch_id))
     await batches.expire_finished(ctx["redis"], batch_id, ctx["settings"].retention_ms)
     log.info("batch_completed batch=%s deploys=%d try=%d", batch_id, claimed, ctx["job_try"])
     return {"batchId": batch_id}
