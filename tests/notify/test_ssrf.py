@@ -29,7 +29,7 @@ BLOCKED = [
     ("224.0.0.1", "multicast"),
     ("[ff02::1]", "multicast"),
     ("240.0.0.1", "reserved"),
-    ("0.0.0.0", "reserved"),  # noqa: S104 (a refused address, not a bind)
+    ("0.0.0.0", "reserved"),
     ("100.64.0.1", "reserved"),
     ("[::ffff:127.0.0.1]", "loopback"),
     ("localhost", "loopback"),
@@ -55,9 +55,7 @@ def test_https_public_and_allowed_http() -> None:
 
 
 @pytest.mark.parametrize(("host", "kind"), BLOCKED)
-async def test_registration_answers_400(
-    client: TestClient[Any, Any], host: str, kind: str
-) -> None:
+async def test_registration_answers_400(client: TestClient[Any, Any], host: str, kind: str) -> None:
     resp = await client.post(
         "/v1/subscriptions", json={"url": f"https://{host}/hook"}, headers=auth()
     )
