@@ -15,6 +15,7 @@ import orjson
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 
+from relay_cli.config import load_settings
 from relay_core.settings import ConfigError, Settings
 
 STATUSES = ("PENDING", "PROCESSING", "NEEDS_REVIEW", "PROCESSED", "FAILED", "REJECTED", "CANCELLED")
@@ -38,8 +39,6 @@ def add_parser(sub: Any) -> None:
 
 
 def _settings() -> Settings:
-    from relay_cli.main import load_settings  # main imports this module: resolve at call time
-
     settings = load_settings()
     if settings.relay_api_key is None:
         raise ConfigError("RELAY_API_KEY is not set: `relay submit`/`status` call the /v1 API")
