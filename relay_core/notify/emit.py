@@ -19,7 +19,7 @@ from relay_core import batch_lua, batches, deploys, keys, queue
 from relay_core.evals.outputs import extracted_values
 from relay_core.events import Envelope, RunUpdate
 from relay_core.notify import events as ev
-from relay_core.notify import lua, store
+from relay_core.notify import lua
 from relay_core.runstore import ApplyResult, relay_file
 from relay_core.status import RANK
 
@@ -117,8 +117,7 @@ async def emit(redis: Redis, events: list[Event], now_ms: int | None = None) -> 
     if not events:
         return 0
     now = queue.now_ms() if now_ms is None else now_ms
-    routes = await store.routes(redis)
-    callbacks = await _callbacks(redis, {e.batch_id for e in events if e.batch_id})
+    routes, callbacks = await _listeners(redis, {e.batch_id for e in events if e.batch_id})
     plans = []
     for event in events:
         dests = [sub for sub, names in routes.items() if event.type in names]
@@ -138,20 +137,25 @@ async def emit(redis: Redis, events: list[Event], now_ms: int | None = None) -> 
     return sum(int(n) for n in created)
 
 
-async def _callbacks(redis: Redis, batch_ids: set[str]) -> dict[str, tuple[str, ...]]:
-    """Each batch's callback events, for the batches that have a callback still enabled."""
+async def _listeners(
+    redis: Redis, batch_ids: set[str]
+) -> tuple[dict[str, tuple[str, ...]], dict[str, tuple[str, ...]]]:
+    """In one round trip: the enabled subscriptions' events, and each batch's callback events
+    (for the batches whose callback is still enabled)."""
     ids = sorted(batch_ids)
     async with redis.pipeline(transaction=False) as pipe:
+        pipe.hgetall(keys.NOTIFY_ROUTES)
         for batch_id in ids:
             pipe.hmget(keys.batch(batch_id), ["cbUrl", "cbEvents", "cbOff"])
-        raws = await pipe.execute()
-    out = {}
+        raw_routes, *raws = await pipe.execute()
+    routes = {k.decode(): ev.parse_events(v.decode(), ev.ALL_EVENTS) for k, v in raw_routes.items()}
+    callbacks = {}
     for batch_id, (url, names, off) in zip(ids, raws, strict=True):
         if url is not None and off is None:
-            out[batch_id] = ev.parse_events(
+            callbacks[batch_id] = ev.parse_events(
                 names.decode() if names else None, ev.DEFAULT_BATCH_EVENTS
             )
-    return out
+    return routes, callbacks
 
 
 async def _add_files(redis: Redis, events: list[Event]) -> None:

@@ -126,12 +126,6 @@ async def disable(redis: Redis, dest: str, reason: str) -> None:
         )
 
 
-async def routes(redis: Redis) -> dict[str, tuple[str, ...]]:
-    """Enabled subscription id -> its events."""
-    raw = await redis.hgetall(keys.NOTIFY_ROUTES)  # type: ignore[misc]
-    return {k.decode(): ev.parse_events(v.decode(), ev.ALL_EVENTS) for k, v in raw.items()}
-
-
 def _text(raw: dict[bytes, bytes]) -> dict[str, str]:
     return {k.decode(): v.decode() for k, v in raw.items()}
 
