@@ -18,7 +18,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from relay_cli import demo, deploys, evals, listen, queue, submit
+from relay_cli import demo, deploys, evals, listen, queue, results, submit
 from relay_cli.config import load_settings
 from relay_core.settings import ConfigError
 
@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     queue.add_parser(sub)
     evals.add_parser(sub)
     listen.add_parser(sub)
+    results.add_parser(sub)
     return parser
 
 
