@@ -11,6 +11,7 @@ from ingest import schemas as s
 from ingest.batches_api import add_batch_routes
 from ingest.dashboard import add_dashboard
 from ingest.evals_api import add_eval_routes
+from ingest.files_api import add_files_routes
 from ingest.notify_api import add_notify_routes
 from ingest.results_api import add_results_routes
 from ingest.scheduler_api import add_scheduler_routes
@@ -65,6 +66,7 @@ def add_routes(app: web.Application) -> None:
     add_eval_routes(add)
     add_notify_routes(add)
     add_results_routes(app, add)
+    add_files_routes(app, add)
     add(
         "GET /metrics",
         metrics_api.metrics_view,

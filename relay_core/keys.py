@@ -164,3 +164,10 @@ def notify_attempts(dest: str) -> str:
 
 def notify_flight(dest: str) -> str:
     return NOTIFY_FLIGHT + dest
+
+
+UPLOAD = PREFIX + "upload:"  # + sha256 of a file's content -> the Extend file id it became
+
+
+def upload(sha256: str) -> str:
+    return UPLOAD + sha256

@@ -120,6 +120,11 @@ class Settings(BaseSettings):
     )
     notify_timeout_seconds: float = Field(15.0, validation_alias="NOTIFY_TIMEOUT_SECONDS", gt=0)
     notify_max_in_flight: int = Field(4, validation_alias="NOTIFY_MAX_IN_FLIGHT", ge=1, le=100)
+    # Files in (relay_core.uploads): the largest file POST /v1/files takes (held in memory
+    # while it is passed on to Extend's upload).
+    upload_max_bytes: int = Field(
+        50 * 1024 * 1024, validation_alias="UPLOAD_MAX_BYTES", ge=1024, le=1024 * 1024 * 1024
+    )
 
     @field_validator(
         "extend_webhook_secrets", "relay_api_keys", "signed_url_allowed_hosts", mode="before"
