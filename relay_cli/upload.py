@@ -88,22 +88,26 @@ async def upload_all(
         if status >= 400:
             raise UploadFailed(_message(status, answer))
         known.update(answer["files"])
-    ids: list[str | None] = [known.get(h) for h in hashes]
-    todo = [i for i, found in enumerate(ids) if found is None]
+    # One upload per distinct content, even when it is named twice.
+    todo: dict[str, int] = {}
+    for i, digest in enumerate(hashes):
+        if digest not in known:
+            todo.setdefault(digest, i)
     columns = (TextColumn("upload"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     gate = asyncio.Semaphore(concurrency)
     with Progress(*columns, console=Console(stderr=True)) as progress:
-        bar = progress.add_task("upload", total=len(files), completed=len(files) - len(todo))
+        bar = progress.add_task("upload", total=len(todo))
 
-        async def one(i: int) -> None:
+        async def one(digest: str, i: int) -> None:
             async with gate:
-                ids[i] = await _upload(http, settings, files[i], hashes[i])
+                known[digest] = await _upload(http, settings, files[i], digest)
             progress.advance(bar)
 
-        await asyncio.gather(*(one(i) for i in todo))
+        await asyncio.gather(*(one(d, i) for d, i in todo.items()))
+    ids = [known[h] for h in hashes]
     skipped = len(files) - len(todo)
     print(f"{len(todo)} files uploaded, {skipped} already there", file=sys.stderr, flush=True)
-    return [str(i) for i in ids]
+    return ids
 
 
 async def _upload(

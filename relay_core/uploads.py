@@ -128,14 +128,19 @@ class Uploads:
         hashes = [await asyncio.to_thread(sha256_of, p) for p, _ in files]
         found = await known(self.redis, hashes)
         gate = asyncio.Semaphore(concurrency)
+        # One upload per distinct content, even when it is named twice in this call.
+        first: dict[str, Path] = {}
+        for (path, _), digest in zip(files, hashes, strict=True):
+            if digest not in found:
+                first.setdefault(digest, path)
 
-        async def one(path: Path, name: str, digest: str) -> Uploaded:
-            if digest in found:
-                return Uploaded(digest, found[digest], name, True)
+        async def send(digest: str, path: Path) -> None:
             async with gate:
                 content = await asyncio.to_thread(path.read_bytes)
-                done = await self.upload(name, content, digest)
-            return Uploaded(digest, done.file_id, name, done.reused)
+                found[digest] = (await self.upload(path.name, content, digest)).file_id
 
-        jobs = (one(p, n, h) for (p, n), h in zip(files, hashes, strict=True))
-        return list(await asyncio.gather(*jobs))
+        await asyncio.gather(*(send(d, p) for d, p in first.items()))
+        return [
+            Uploaded(digest, found[digest], name, digest not in first)
+            for (_, name), digest in zip(files, hashes, strict=True)
+        ]
