@@ -14,8 +14,9 @@ from typing import Any
 
 import orjson
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
-from relay_core import batch_lua, batches, deploys, keys, queue
+from relay_core import batches, deploys, keys, queue
 from relay_core.evals.outputs import extracted_values
 from relay_core.events import Envelope, RunUpdate
 from relay_core.notify import events as ev
@@ -24,6 +25,7 @@ from relay_core.runstore import ApplyResult, relay_file
 from relay_core.status import RANK
 
 MESSAGE_TTL_MS = 7 * 86_400_000
+_CREATE_SHA = hashlib.sha1(lua.CREATE.encode()).hexdigest()  # noqa: S324 (Redis's script id)
 TERMINAL = frozenset(s for s, r in RANK.items() if r == max(RANK.values()))
 
 
@@ -129,12 +131,21 @@ async def emit(redis: Redis, events: list[Event], now_ms: int | None = None) -> 
     if not plans:
         return 0
     await _add_files(redis, [e for e, _ in plans])
-    async with redis.pipeline(transaction=False) as pipe:
-        for event, dests in plans:
-            script_keys, args = _create_args(event, dests, now)
-            await batch_lua.run(redis, lua.CREATE, script_keys, args, pipe)
-        created = await pipe.execute()
-    return sum(int(n) for n in created)
+    calls = [_create_args(event, dests, now) for event, dests in plans]
+    for attempt in range(2):
+        try:
+            async with redis.pipeline(transaction=False) as pipe:
+                # evalsha directly: Script objects in a pipeline cost a SCRIPT EXISTS each.
+                for script_keys, args in calls:
+                    pipe.evalsha(_CREATE_SHA, len(script_keys), *script_keys, *args)
+                created = await pipe.execute()
+            return sum(int(n) for n in created)
+        except NoScriptError:
+            if attempt:
+                raise
+            # Redis restarted or was flushed: creation is idempotent (the marker), so redo all.
+            await redis.script_load(lua.CREATE)
+    raise AssertionError("unreachable")
 
 
 async def _listeners(
