@@ -47,23 +47,23 @@ async def notify_deliver(
     if d is None or d.state != "pending" or (d.round, d.attempt) != (round_, attempt):
         return {"deliveryId": delivery_id, "skipped": True}  # stale or repeated: recorded already
     schedule = settings.notify_schedule
-    dest = await store.load_destination(redis, d.dest)
-    if dest is None or not dest.enabled:
-        why = "destination deleted" if dest is None else "destination disabled"
-        await delivery.record(redis, d, Outcome("dropped", error=why), schedule)
-        return {"deliveryId": delivery_id, "state": "dropped"}
     lease_ms = int((settings.notify_timeout_seconds + 10) * 1000)
     token = await delivery.take_slot(redis, d.dest, settings.notify_max_in_flight, lease_ms)
     if token is None:
         raise Retry(defer=SLOT_WAIT_SECONDS)
     try:
-        outcome = await _post(
-            cast(aiohttp.ClientSession, raw_ctx["notify_http"]), settings, d, dest
-        )
+        # Read under the slot: a 410 answered to the slot's previous holder is seen here.
+        dest = await store.load_destination(redis, d.dest)
+        if dest is None or not dest.enabled:
+            why = "destination deleted" if dest is None else "destination disabled"
+            outcome = Outcome("dropped", error=why)
+        else:
+            session = cast(aiohttp.ClientSession, raw_ctx["notify_http"])
+            outcome = await _post(session, settings, d, dest)
+            if outcome.state == "disabled":
+                await store.disable(redis, d.dest, f"answered 410 to {d.msg}")
     finally:
         await delivery.release_slot(redis, d.dest, token)
-    if outcome.state == "disabled":
-        await store.disable(redis, d.dest, f"answered 410 to {d.msg}")
     await delivery.record(redis, d, outcome, schedule)
     log.info(
         "notify_deliver delivery=%s dest=%s type=%s attempt=%d status=%s outcome=%s ms=%.1f",

@@ -74,3 +74,27 @@ async def test_replayed_create_answers_the_same_secret(redis_url: str, redis: Re
         again = await st.call("POST", "/v1/batches", body, **{"Idempotency-Key": "k1"})
     assert first[0] == 202 and again[0] == 200
     assert first[1]["callbackSecret"] == again[1]["callbackSecret"]
+
+
+async def test_410_turns_a_batch_callback_off(redis_url: str, redis: Redis) -> None:
+    one_at_a_time = {**NOTIFY, "NOTIFY_MAX_IN_FLIGHT": "1"}  # posts in flight are not recalled
+    async with (
+        receiver(statuses=[410]) as rec,
+        stack(redis_url, sandbox_config(), **one_at_a_time) as st,
+    ):
+        body = {
+            "workflowId": WF,
+            "files": invoices(3),
+            "callbackUrl": rec.url,
+            "callbackEvents": ["run.completed", "batch.completed"],
+        }
+        status, answer = await st.call("POST", "/v1/batches", body, **{"Idempotency-Key": "x"})
+        assert status == 202
+        st.start_worker()
+        await st.wait_done(answer["batchId"])
+        await st.stop_workers()
+    # The first notification was answered 410: nothing more was sent to the callback (the
+    # two other runs' and the batch's deliveries are dropped), and nothing is dead-lettered.
+    assert len(rec.received) == 1
+    assert await redis.zcard("relay:notify:dead") == 0
+    assert await redis.hget(f"relay:batch:{answer['batchId']}", "cbOff") is not None

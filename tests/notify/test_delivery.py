@@ -175,3 +175,14 @@ async def test_scopes(redis_url: str, redis: Redis) -> None:
         assert (await api.delete(path, headers=bearer("bk"))).status == 200
         redrive = "/v1/notifications/dead/redrive"
         assert (await api.post(redrive, json={}, headers=bearer("mk"))).status == 403
+
+
+async def test_emit_after_redis_lost_its_scripts(
+    redis: Redis, fast: Settings, api: TestClient[Any, Any]
+) -> None:
+    async with receiver() as rec:
+        await subscribe(api, rec.url)
+        await redis.script_flush()  # a restarted Redis: the script is loaded again, once
+        assert await emit.emit(redis, [deploy_event(1), deploy_event(2)]) == 2
+        await run_worker_burst(fast)
+        assert len(rec.received) == 2
