@@ -41,3 +41,44 @@ async def test_listen_prints_verified_notifications(redis_url: str, redis: Redis
     assert "Ready! Listening on http://127.0.0.1:" in text and "whsec_" in text
     assert "batch.completed" in text and "rbatch_x" in text and "verified" in text
     assert await redis.zcard(keys.NOTIFY_SUBS) == 0  # removed on exit
+
+
+async def test_ctrl_c_removes_the_subscription(redis_url: str, redis: Redis) -> None:
+    """`relay listen` as a user runs it, stopped with Ctrl-C (SIGINT)."""
+    import os
+    import signal
+    import sys
+
+    runner = web.AppRunner(create_app(make_settings(redis_url, **NOTIFY)), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    env = {
+        **os.environ,
+        "RELAY_URL": f"http://127.0.0.1:{runner.addresses[0][1]}",
+        "RELAY_API_KEY": API_KEY,
+        "REDIS_URL": redis_url,
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "relay_cli.main",
+        "listen",
+        "--port",
+        "0",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        first = await asyncio.wait_for(proc.stdout.readline(), 20)
+        assert first.startswith(b"Ready! Listening on http://127.0.0.1:")
+        assert await redis.zcard(keys.NOTIFY_SUBS) == 1
+        proc.send_signal(signal.SIGINT)
+        assert await asyncio.wait_for(proc.wait(), 20) == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await runner.cleanup()
+    assert await redis.zcard(keys.NOTIFY_SUBS) == 0
