@@ -19,6 +19,7 @@ from relay_core.notify import lua
 
 ATTEMPTS_KEPT = 100
 FINISHED_TTL_MS = 3 * 86_400_000
+ATTEMPTS_TTL_MS = 30 * 86_400_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +117,7 @@ async def record(redis: Redis, d: Delivery, outcome: Outcome, schedule: tuple[fl
         job_id,
         score,
         FINISHED_TTL_MS,
+        ATTEMPTS_TTL_MS,
     ]
     return bool(await batch_lua.run(redis, lua.RESULT, script_keys, args))
 

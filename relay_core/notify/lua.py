@@ -26,7 +26,7 @@ return n
 # KEYS: delivery hash, attempts list, dead letters, next job key, arq queue
 # ARGV: round, attempt, state (pending | delivered | dead | disabled | dropped), now ms,
 #       fields (JSON object), attempt JSON, attempts kept, next job bytes, next job id,
-#       next job score, ttl ms of a finished delivery
+#       next job score, ttl ms of a finished delivery, ttl ms of the attempts list
 # Applies only to the attempt it names: a repeated or stale job records nothing.
 RESULT = """
 local v = redis.call('HMGET', KEYS[1], 'state', 'r', 'n')
@@ -37,6 +37,8 @@ redis.call('HSET', KEYS[1], unpack(args))
 if ARGV[6] ~= '' then
   redis.call('LPUSH', KEYS[2], ARGV[6])
   redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[7]) - 1)
+  -- A destination's history goes with it once nothing was tried for a while (a batch's).
+  redis.call('PEXPIRE', KEYS[2], ARGV[12])
 end
 if ARGV[3] == 'pending' then
   redis.call('HINCRBY', KEYS[1], 'n', 1)
