@@ -71,3 +71,16 @@ async def test_failed_files_carry_their_reason(redis_url: str, redis: Redis) -> 
         async with TestClient(TestServer(create_app(st.settings))) as api:
             (line,) = await read_lines(api, batch_id)
     assert line["status"] == "FAILED" and line["failureReason"] and line["outputs"] is None
+
+
+async def test_results_2025_dialect_reads_outputs(redis_url: str, redis: Redis) -> None:
+    config = sandbox_config(workflows={"extend": [{"id": WF, "name": "Inv", "steps": STEPS}]})
+    async with stack(redis_url, config, EXTEND_API_VERSION="2025-04-21") as st:
+        batch_id = await st.submit(invoices(12))
+        st.start_worker()
+        await st.wait_done(batch_id)
+        async with TestClient(TestServer(create_app(st.settings))) as api:
+            lines = await read_lines(api, batch_id)
+    assert [x["fileIndex"] for x in lines] == list(range(12))
+    assert lines[5]["outputs"] == {"number": "INV-5", "total": 5.5}
+    assert lines[7]["outputs"] == {"number": "T-7", "total": 7}
