@@ -62,9 +62,12 @@ async def batch_results(request: web.Request) -> web.StreamResponse:
     response.headers["X-Relay-Files"] = str(files)
     await response.prepare(request)
     cut_at = int(found["cutAt"]) if "cutAt" in found else None
-    async for line in results.lines(batch_id, files, cursor, cut_at):
-        await response.write(line)
-    await response.write_eof()
+    try:
+        async for line in results.lines(batch_id, files, cursor, cut_at):
+            await response.write(line)
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # the caller went away: its cursor resumes the export
     return response
 
 

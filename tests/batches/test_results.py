@@ -60,6 +60,9 @@ async def test_results_in_file_order_with_outputs(redis_url: str, redis: Redis) 
             assert resp.status == 400
             resp = await api.get("/v1/batches/rbatch_nope/results", headers=auth())
             assert resp.status == 404
+        # The stack's own web process has no EXTEND_API_KEY: it says so instead of failing.
+        status, body = await st.call("GET", f"/v1/batches/{batch_id}/results")
+        assert status == 503 and body["error"]["code"] == "not_configured"
 
 
 async def test_failed_files_carry_their_reason(redis_url: str, redis: Redis) -> None:
