@@ -95,7 +95,7 @@ class Producer:
         callback = None
         if request.callbackUrl is not None:
             allowed = self.settings.callback_allowed_hosts
-            ssrf.check_url(request.callbackUrl, allowed, "callbackUrl")
+            await ssrf.check_url_resolved(request.callbackUrl, allowed, "callbackUrl")
             callback = callback_fields(request.callbackUrl, request.callbackEvents)
         return await batches.create_batch(
             self.redis,

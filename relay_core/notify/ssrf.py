@@ -9,6 +9,8 @@ address, so a name re-pointed between check and connect cannot slip through).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import ipaddress
 import socket
 from collections.abc import Iterable
@@ -75,6 +77,29 @@ def check_url(url: str, allowed_hosts: Iterable[str], field: str = "url") -> str
         reason = "loopback"
     if reason is not None:
         raise InvalidRequest(f"{field}: {host} is a {reason} address, which is not allowed")
+    return url
+
+
+REGISTRATION_DNS_SECONDS = 2.0
+
+
+async def check_url_resolved(url: str, allowed_hosts: Iterable[str], field: str = "url") -> str:
+    """check_url, then the name's addresses now: a name pointing inward is refused at once.
+    A name that does not resolve (yet) is accepted: delivery resolves and checks it again."""
+    check_url(url, allowed_hosts, field)
+    host = (urlsplit(url).hostname or "").lower()
+    if host in {h.lower() for h in allowed_hosts} or _literal(host) is not None:
+        return url
+    loop = asyncio.get_running_loop()
+    found: list[Any] = []
+    with contextlib.suppress(OSError, TimeoutError):
+        found = await asyncio.wait_for(
+            loop.getaddrinfo(host, 443, type=socket.SOCK_STREAM), REGISTRATION_DNS_SECONDS
+        )
+    for *_, sockaddr in found:
+        reason = blocked_range(ipaddress.ip_address(str(sockaddr[0]).split("%")[0]))
+        if reason is not None:
+            raise InvalidRequest(f"{field}: {host} resolves to a {reason} address ({sockaddr[0]})")
     return url
 
 

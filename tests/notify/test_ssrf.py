@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from typing import Any
 
 import aiohttp
@@ -101,3 +103,16 @@ async def test_delivery_time_guard_dead_letters(redis_url: str, redis: Redis) ->
         dead = await (await client.get("/v1/notifications/dead", headers=auth())).json()
         (letter,) = dead["deadLetters"]
         assert letter["lastError"].startswith("blocked") and letter["attempts"] == 1
+
+
+async def test_registration_resolves_a_name_pointing_inward(client: TestClient[Any, Any]) -> None:
+    """The machine's own name resolves to a loopback or private address on most hosts."""
+    name = socket.gethostname()
+    addresses = {a[4][0] for a in socket.getaddrinfo(name, 443, type=socket.SOCK_STREAM)}
+    if not any(ssrf.blocked_range(ipaddress.ip_address(a.split("%")[0])) for a in addresses):
+        pytest.skip(f"{name} resolves to public addresses only here")
+    resp = await client.post(
+        "/v1/subscriptions", json={"url": f"https://{name}/hook"}, headers=auth()
+    )
+    assert resp.status == 400
+    assert "resolves to a" in (await resp.json())["error"]["message"]
