@@ -2,9 +2,10 @@
 
 https only, plain http only to a host in CALLBACK_ALLOWED_HOSTS. An address in a loopback,
 private, link-local (the cloud metadata 169.254.169.254), multicast, reserved or otherwise
-non-global range is refused unless its host is allowed: at registration for a literal address,
-and at delivery for every address the name resolves to (the connection goes to the checked
-address, so a name re-pointed between check and connect cannot slip through).
+non-global range is refused unless its host is allowed: at registration (a literal address,
+`localhost`, and what a name resolves to then), and at delivery for every address the name
+resolves to (the connection goes to the checked address, so a name re-pointed between
+registration and delivery, or between check and connect, cannot slip through).
 """
 
 from __future__ import annotations
