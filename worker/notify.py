@@ -9,6 +9,7 @@ across the fleet: a job finding no slot waits briefly, without spending an attem
 from __future__ import annotations
 
 import logging
+import random
 import time
 from typing import Any, cast
 
@@ -23,6 +24,7 @@ from worker.context import ctx_of
 log = logging.getLogger(__name__)
 
 SLOT_WAIT_SECONDS = 0.2
+SLOT_WAIT_MAX_SECONDS = 5.0
 USER_AGENT = "workflow-relay-notify/1"
 NOTIFY_JOB_TIMEOUT_SECONDS = 40
 
@@ -50,7 +52,11 @@ async def notify_deliver(
     lease_ms = int((settings.notify_timeout_seconds + 10) * 1000)
     token = await delivery.take_slot(redis, d.dest, settings.notify_max_in_flight, lease_ms)
     if token is None:
-        raise Retry(defer=SLOT_WAIT_SECONDS)
+        # Waiting jobs poll less often the longer they wait (with jitter), so thousands queued
+        # for one slow destination do not churn the queue; an attempt is not spent.
+        tries = int(raw_ctx.get("job_try", 1))
+        wait = min(SLOT_WAIT_MAX_SECONDS, SLOT_WAIT_SECONDS * tries)
+        raise Retry(defer=wait * (0.5 + random.random()))
     try:
         # Read under the slot: a 410 answered to the slot's previous holder is seen here.
         dest = await store.load_destination(redis, d.dest)
