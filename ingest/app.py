@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
             settings.webhook_max_body_bytes,
             settings.api_max_body_bytes,
             settings.batch_max_body_bytes,
+            settings.upload_max_bytes + 64 * 1024,  # the multipart framing around one file
         )
         + 1,
     )

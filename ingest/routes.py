@@ -13,6 +13,9 @@ from ingest.dashboard import add_dashboard
 from ingest.deadletters_api import add_dead_letter_routes
 from ingest.evals_api import add_eval_routes
 from ingest.events_api import add_event_routes
+from ingest.files_api import add_files_routes
+from ingest.notify_api import add_notify_routes
+from ingest.results_api import add_results_routes
 from ingest.scheduler_api import add_scheduler_routes
 from ingest.versions_api import add_version_routes
 
@@ -63,6 +66,9 @@ def add_routes(app: web.Application) -> None:
     )
     add_version_routes(app, add)
     add_eval_routes(add)
+    add_notify_routes(add)
+    add_results_routes(app, add)
+    add_files_routes(app, add)
     add(
         "GET /metrics",
         metrics_api.metrics_view,

@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from relay_cli.config import load_settings
 from relay_core.settings import ConfigError, Settings
 
 COLUMNS = ("id", "status", "provider", "target", "version", "detail", "createdAt")
@@ -51,8 +52,6 @@ def _list_args(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_deploys(args: argparse.Namespace) -> int:
-    from relay_cli.main import load_settings  # main imports this module: resolve at call time
-
     settings = load_settings()
     if settings.relay_api_key is None:
         raise ConfigError("RELAY_API_KEY is not set: `relay deploys` calls the /v1 API with it")

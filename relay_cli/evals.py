@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from relay_cli.config import load_settings
 from relay_cli.deploys import _call, table
 from relay_core.settings import ConfigError
 
@@ -32,8 +33,6 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_evals(args: argparse.Namespace) -> int:
-    from relay_cli.main import load_settings  # main imports this module: resolve at call time
-
     settings = load_settings()
     if settings.relay_api_key is None:
         raise ConfigError("RELAY_API_KEY is not set: `relay evals` calls the /v1 API with it")

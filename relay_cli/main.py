@@ -1,4 +1,14 @@
-"""`relay <command>`: web, worker, sandbox (and the tools later issues add)."""
+"""relay: run workflow-relay, and use it as a producer.
+
+Run the service:    relay web | relay worker | relay sandbox | relay demo
+Send work:          relay submit (local files, folders, URLs, file ids, texts), relay status,
+                    relay queue
+Hear and collect:   relay listen (notifications, verified), relay results (outputs out)
+Operate:            relay deploys, relay evals
+
+Client commands talk to a running relay: set RELAY_URL (default http://127.0.0.1:8080) and
+RELAY_API_KEY. Every setting is an environment variable (see .env.example).
+"""
 
 from __future__ import annotations
 
@@ -8,22 +18,14 @@ import os
 import sys
 from collections.abc import Callable
 
-from pydantic import ValidationError
-
-from relay_cli import demo, deploys, dlq, evals, events, queue, submit
+from relay_cli import demo, deploys, dlq, evals, events, listen, queue, results, submit
+from relay_cli.config import load_settings
 from relay_core.settings import ConfigError, Settings
 
 Command = Callable[[argparse.Namespace], int]
 
 
-def load_settings() -> Settings:
-    """Build the settings or stop the process with one clear line."""
-    try:
-        return Settings()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
-        raise SystemExit(f"relay: invalid configuration: {name}: {first['msg']}") from None
+__all__ = ["build_parser", "load_settings", "main"]
 
 
 def _use_uvloop() -> None:
@@ -113,7 +115,12 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="relay", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="relay",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="`relay COMMAND --help` tells more about one command.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     web_p = sub.add_parser("web", help="run the webhook receiver and the /v1 API")
     web_p.add_argument("--host", default="0.0.0.0")
@@ -135,6 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     evals.add_parser(sub)
     dlq.add_parser(sub)
     events.add_parser(sub)
+    listen.add_parser(sub)
+    results.add_parser(sub)
     return parser
 
 

@@ -1,6 +1,8 @@
-"""`relay submit` and `relay status`: submit a file of URLs as a batch; show a batch's progress.
+"""`relay submit` and `relay status`: submit files as a batch; show a batch's progress.
 
-Thin clients of the /v1 API (RELAY_URL, RELAY_API_KEY), like `relay deploys`.
+`relay submit` takes local files, folders and globs (uploaded first, relay_cli.upload), URLs,
+files of URLs, Extend file ids (--ids) and texts (--texts). Thin clients of the /v1 API
+(RELAY_URL, RELAY_API_KEY), like `relay deploys`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import orjson
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 
+from relay_cli.config import load_settings
+from relay_cli.upload import UploadFailed, id_entries, sort_inputs, text_entries, upload_all
 from relay_core.settings import ConfigError, Settings
 
 STATUSES = ("PENDING", "PROCESSING", "NEEDS_REVIEW", "PROCESSED", "FAILED", "REJECTED", "CANCELLED")
@@ -22,14 +26,31 @@ POLL_SECONDS = 1.0
 
 
 def add_parser(sub: Any) -> None:
-    submit = sub.add_parser("submit", help="submit a file of URLs as one batch (via RELAY_URL)")
+    submit = sub.add_parser(
+        "submit",
+        help="run local files, folders, globs, URLs, file ids or texts as one batch",
+        description="Local files are uploaded to Extend first (each content once: run the same "
+        "command again to resume an interrupted upload). A .txt/.urls/.list file whose lines "
+        "are all URLs is read as a list of URLs; - reads URLs from standard input.",
+    )
     submit.add_argument("--workflow", required=True)
     submit.add_argument("--version")
     submit.add_argument("--priority", type=int, help="1 (first) to 100; default 90")
     submit.add_argument("--weight", type=float, help="share among your batches (default 1)")
     submit.add_argument("--metadata", help="JSON object added to every run's metadata")
     submit.add_argument("--wait", action="store_true", help="show progress until it completes")
-    submit.add_argument("file", help="one URL per line, or - for standard input")
+    submit.add_argument("--ids", metavar="FILE", help="Extend file ids, one per line")
+    submit.add_argument(
+        "--texts", metavar="FILE", action="append", help="a file whose content is one raw text"
+    )
+    submit.add_argument("--callback", metavar="URL", help="https URL told when the batch is done")
+    submit.add_argument(
+        "--callback-events", help="comma-separated (default batch.completed,batch.cancelled)"
+    )
+    submit.add_argument("--concurrency", type=int, default=4, help="uploads at a time (4)")
+    submit.add_argument(
+        "inputs", nargs="*", help="local files, folders, globs, URLs, files of URLs, or -"
+    )
     submit.set_defaults(run=cmd_submit)
     status = sub.add_parser("status", help="show a batch's progress")
     status.add_argument("batch")
@@ -38,18 +59,14 @@ def add_parser(sub: Any) -> None:
 
 
 def _settings() -> Settings:
-    from relay_cli.main import load_settings  # main imports this module: resolve at call time
-
     settings = load_settings()
     if settings.relay_api_key is None:
         raise ConfigError("RELAY_API_KEY is not set: `relay submit`/`status` call the /v1 API")
     return settings
 
 
-def _body(args: argparse.Namespace) -> dict[str, Any]:
-    text = sys.stdin.read() if args.file == "-" else open(args.file, encoding="utf-8").read()  # noqa: SIM115
-    urls = [line.strip() for line in text.splitlines() if line.strip()]
-    body: dict[str, Any] = {"workflowId": args.workflow, "files": [{"url": u} for u in urls]}
+def _head(args: argparse.Namespace) -> dict[str, Any]:
+    body: dict[str, Any] = {"workflowId": args.workflow}
     if args.version is not None:
         body["version"] = args.version
     if args.priority is not None:
@@ -58,17 +75,36 @@ def _body(args: argparse.Namespace) -> dict[str, Any]:
         body["weight"] = args.weight
     if args.metadata is not None:
         body["metadata"] = orjson.loads(args.metadata)
+    if args.callback is not None:
+        body["callbackUrl"] = args.callback
+    if args.callback_events:
+        body["callbackEvents"] = [e.strip() for e in args.callback_events.split(",") if e.strip()]
     return body
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
     settings = _settings()
     try:
-        body = _body(args)
+        head = _head(args)
+        entries, local = sort_inputs(args.inputs)
+        if args.ids:
+            entries += id_entries(args.ids)
+        entries += text_entries(args.texts or [])
     except (OSError, orjson.JSONDecodeError) as exc:
         print(f"relay: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(_submit(settings, body, args.wait))
+    if not entries:
+        print(
+            "relay: nothing to submit: name files, folders, URLs, --ids or --texts", file=sys.stderr
+        )
+        return 2
+    try:
+        return asyncio.run(_submit(settings, head, entries, local, args))
+    except UploadFailed as exc:
+        print(
+            f"relay: upload failed: {exc} (run the same command again to resume)", file=sys.stderr
+        )
+        return 1
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -92,13 +128,28 @@ def _failed(status: int, answer: Any) -> int:
     return 1
 
 
-async def _submit(settings: Settings, body: dict[str, Any], wait: bool) -> int:
+async def _submit(
+    settings: Settings,
+    head: dict[str, Any],
+    entries: list[dict[str, Any]],
+    local: list[tuple[Any, str]],
+    args: argparse.Namespace,
+) -> int:
     async with aiohttp.ClientSession() as http:
-        status, answer = await _call(http, settings, "POST", "/v1/batches", body)
+        ids = await upload_all(http, settings, local, max(1, args.concurrency))
+        files = [
+            {"id": ids[e["upload"]], "name": local[e["upload"]][1]} if "upload" in e else e
+            for e in entries
+        ]
+        status, answer = await _call(
+            http, settings, "POST", "/v1/batches", {**head, "files": files}
+        )
         if status >= 400:
             return _failed(status, answer)
         print(answer["batchId"], flush=True)
-        return await _watch(http, settings, answer["batchId"]) if wait else 0
+        if answer.get("callbackSecret"):
+            print(f"callback secret: {answer['callbackSecret']}", file=sys.stderr, flush=True)
+        return await _watch(http, settings, answer["batchId"]) if args.wait else 0
 
 
 async def _status(settings: Settings, batch_id: str, watch: bool) -> int:

@@ -65,6 +65,7 @@ async def create_batch(
     dialect: str,
     producer: str = "default",
     idempotency: str | None = None,
+    callback: dict[str, str] | None = None,
 ) -> tuple[BatchAccepted, bool]:
     """Store the batch and put it in the schedule; (answer, created). A replayed key gives the
     first answer. The files are written in slices first; the batch exists from the commit."""
@@ -75,8 +76,10 @@ async def create_batch(
         files=len(request.files),
         chunks=estimate_chunks(stored.kinds, len(request.files), chunk_size),
         statusUrl=f"/v1/batches/{batch_id}",
+        callbackSecret=callback["cbSecret"] if callback else None,
     )
     definition = _definition(request, chunk_size, dialect, producer, stored.kinds)
+    definition.update(callback or {})  # relay_core.notify: the batch's own destination
     if idempotency is None:
         async with redis.pipeline(transaction=True) as pipe:
             await _commit(redis, pipe, batch_id, definition, stored.kinds)

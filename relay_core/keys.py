@@ -210,3 +210,42 @@ def family_of(key: str) -> str:
 # WEBHOOK_ACK_DURABILITY (relay_core.durability): a tiny write in every durable group, so that
 # WAITAOF/WAIT on that connection also covers events the group found already stored.
 DURABILITY_MARK = PREFIX + "durability:mark"
+
+
+# Notifications out (relay_core.notify): subscriptions, deliveries, attempts, dead letters.
+NOTIFY = PREFIX + "notify:"
+NOTIFY_SUB = NOTIFY + "sub:"  # + subscription id -> hash: url, secret, events, enabled, ...
+NOTIFY_SUBS = NOTIFY + "subs"  # sorted set subscription id by creation time (listing)
+NOTIFY_ROUTES = NOTIFY + "routes"  # hash enabled subscription id -> its events (comma list)
+NOTIFY_MSG = NOTIFY + "msg:"  # + message id -> "1" once its deliveries exist (emit dedupe)
+NOTIFY_DELIVERY = NOTIFY + "dlv:"  # + delivery id -> hash: message, destination, state, body
+NOTIFY_ATTEMPTS = NOTIFY + "attempts:"  # + destination -> list of attempt JSON, newest first
+NOTIFY_DEAD = NOTIFY + "dead"  # sorted set delivery id by the time it was given up
+NOTIFY_FLIGHT = NOTIFY + "flight:"  # + destination -> sorted set token by lease expiry (ms)
+
+
+def notify_sub(sub_id: str) -> str:
+    return NOTIFY_SUB + sub_id
+
+
+def notify_msg(msg_id: str) -> str:
+    return NOTIFY_MSG + msg_id
+
+
+def notify_delivery(delivery_id: str) -> str:
+    return NOTIFY_DELIVERY + delivery_id
+
+
+def notify_attempts(dest: str) -> str:
+    return NOTIFY_ATTEMPTS + dest
+
+
+def notify_flight(dest: str) -> str:
+    return NOTIFY_FLIGHT + dest
+
+
+UPLOAD = PREFIX + "upload:"  # + sha256 of a file's content -> the Extend file id it became
+
+
+def upload(sha256: str) -> str:
+    return UPLOAD + sha256

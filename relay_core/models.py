@@ -76,6 +76,9 @@ class BatchFile(_Strict):
         return self.model_dump(exclude_none=True)
 
 
+CallbackEvent = Literal["batch.completed", "batch.cancelled", "run.completed", "review.completed"]
+
+
 class BatchHead(_Strict):
     """Everything of a batch request but its files (validated on its own for big bodies)."""
 
@@ -87,6 +90,22 @@ class BatchHead(_Strict):
     )
     metadata: dict[str, Any] | None = None
     chunkSize: int | None = Field(None, ge=1, le=50)
+    callbackUrl: str | None = Field(
+        None, max_length=2000, description="https URL told about this batch (signed webhooks)"
+    )
+    callbackEvents: list[CallbackEvent] | None = Field(
+        None, min_length=1, description="default: batch.completed and batch.cancelled"
+    )
+
+    @field_validator("callbackUrl")
+    @classmethod
+    def _callback_url(cls, value: str | None) -> str | None:
+        # Syntax only here; the SSRF guard needs the settings (relay_core.producer applies it).
+        if value is not None:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError("must be an https URL")
+        return value
 
     @field_validator("version", mode="before")
     @classmethod
@@ -132,6 +151,9 @@ class BatchAccepted(BaseModel):
     files: int
     chunks: int
     statusUrl: str
+    callbackSecret: str | None = Field(
+        None, description="whsec_ secret signing this batch's notifications (shown once)"
+    )
 
 
 def parse_batch_request(data: object, max_files: int = MAX_FILES) -> BatchRequest:

@@ -4,18 +4,25 @@
     accepted = await producer.submit({"workflowId": "workflow_x", "files": [{"url": ...}]})
 
 POST /v1/batches is a thin wrapper over this class, so both paths give the same result.
+`upload_files` turns local files into Extend files first, as `relay submit` does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 from redis.asyncio import Redis
 
 from relay_core import batches, keys, queue, retention
 from relay_core.errors import InvalidRequest
 from relay_core.models import BatchAccepted, BatchRequest, parse_batch_request
+from relay_core.notify import ssrf
+from relay_core.notify.store import callback_fields
 from relay_core.settings import Settings
+from relay_core.uploads import Uploads, expand
 
 MAX_IDEMPOTENCY_KEY = 200
 
@@ -31,6 +38,22 @@ class Producer:
                 raise InvalidRequest(f"files: at most {self.settings.batch_max_files} files")
             return body
         return parse_batch_request(body, self.settings.batch_max_files)
+
+    async def upload_files(
+        self, paths: Iterable[str | Path], *, concurrency: int = 4
+    ) -> list[dict[str, str]]:
+        """Local files, folders (recursively) and globs uploaded to Extend, each content once
+        (a re-run skips what an interrupted one uploaded): the batch's `files` entries.
+
+            files = await producer.upload_files(["invoices/"])
+            await producer.submit({"workflowId": "workflow_x", "files": files})
+        """
+        found = expand(paths)
+        async with aiohttp.ClientSession() as session:
+            done = await Uploads(self.redis, self.settings, session).upload_paths(
+                found, concurrency
+            )
+        return [{"id": u.file_id, "name": u.name} for u in done]
 
     def chunk_size(self, request: BatchRequest) -> int:
         # A chunk must fit in the files-per-minute window, or it could never be sent.
@@ -69,6 +92,11 @@ class Producer:
                     f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters"
                 )
             idem = batches.idempotency_key(scope, idempotency_key)
+        callback = None
+        if request.callbackUrl is not None:
+            allowed = self.settings.callback_allowed_hosts
+            await ssrf.check_url_resolved(request.callbackUrl, allowed, "callbackUrl")
+            callback = callback_fields(request.callbackUrl, request.callbackEvents)
         answer = await batches.create_batch(
             self.redis,
             request,
@@ -76,6 +104,7 @@ class Producer:
             dialect=self.settings.extend_api_version,
             producer=producer,
             idempotency=idem,
+            callback=callback,
         )
         # The listing index is trimmed by time and expires a retention after its last batch.
         await retention.touch_indexes(

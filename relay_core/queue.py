@@ -138,3 +138,12 @@ def dispatch_job_id(token: str) -> str:
 
 def cancel_job_id(batch_id: str, round_: str = "0") -> str:
     return f"cancel:{batch_id}:{round_}"
+
+
+NOTIFY_DELIVER = "notify_deliver"
+NOTIFY_JOB_PREFIX = "notify:"
+
+
+def notify_job_id(delivery_id: str, round_: int, attempt: int) -> str:
+    """One job per attempt of a delivery's round (a redrive starts a new round)."""
+    return f"{NOTIFY_JOB_PREFIX}{delivery_id}:{round_}:{attempt}"

@@ -126,6 +126,22 @@ class Settings(BaseSettings):
     )
     web_concurrency: int = Field(1, validation_alias="WEB_CONCURRENCY", ge=1, le=64)
 
+    # Notifications out (relay_core.notify). Each schedule entry is the wait before one
+    # attempt, the first being the immediate try (Svix's schedule by default).
+    callback_allowed_hosts: CommaList = Field(
+        default_factory=list, validation_alias="CALLBACK_ALLOWED_HOSTS"
+    )
+    notify_retry_schedule: str = Field(
+        "0,5s,5m,30m,2h,5h,10h,10h", validation_alias="NOTIFY_RETRY_SCHEDULE"
+    )
+    notify_timeout_seconds: float = Field(15.0, validation_alias="NOTIFY_TIMEOUT_SECONDS", gt=0)
+    notify_max_in_flight: int = Field(4, validation_alias="NOTIFY_MAX_IN_FLIGHT", ge=1, le=100)
+    # Files in (relay_core.uploads): the largest file POST /v1/files takes (held in memory
+    # while it is passed on to Extend's upload).
+    upload_max_bytes: int = Field(
+        50 * 1024 * 1024, validation_alias="UPLOAD_MAX_BYTES", ge=1024, le=1024 * 1024 * 1024
+    )
+
     @field_validator(
         "extend_webhook_secrets", "relay_api_keys", "signed_url_allowed_hosts", mode="before"
     )
@@ -159,3 +175,42 @@ class Settings(BaseSettings):
         if self.extend_api_key is None or not self.extend_api_key.get_secret_value():
             raise ConfigError("EXTEND_API_KEY is not set: submitting runs to Extend needs it")
         return self.extend_api_key
+
+    @field_validator("callback_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("notify_retry_schedule")
+    @classmethod
+    def _valid_schedule(cls, value: str) -> str:
+        parse_schedule(value)
+        return value
+
+    @property
+    def notify_schedule(self) -> tuple[float, ...]:
+        """NOTIFY_RETRY_SCHEDULE in seconds, one entry per attempt."""
+        return parse_schedule(self.notify_retry_schedule)
+
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_schedule(text: str) -> tuple[float, ...]:
+    """`0,5s,5m,2h` -> (0, 5, 300, 7200); a bare number is seconds."""
+    out: list[float] = []
+    for part in (p.strip() for p in text.split(",")):
+        unit = next((u for u in ("ms", "s", "m", "h", "d") if part.endswith(u)), "")
+        number = part[: len(part) - len(unit)] if unit else part
+        try:
+            seconds = float(number) * _UNITS.get(unit, 1.0)
+        except ValueError:
+            raise ValueError(f"{part!r} is not a wait such as 0, 5s, 5m or 2h") from None
+        if seconds < 0 or seconds != seconds:
+            raise ValueError(f"{part!r} is not a wait such as 0, 5s, 5m or 2h")
+        out.append(seconds)
+    if not out or len(out) > 50:
+        raise ValueError("NOTIFY_RETRY_SCHEDULE needs 1 to 50 entries")
+    return tuple(out)

@@ -7,7 +7,7 @@ from aiohttp import web
 from sandbox import control
 from sandbox.appkeys import LIFECYCLE, STATE
 from sandbox.eachlabs import api as eachlabs_api
-from sandbox.extend import runs_api, workflows_api
+from sandbox.extend import files_api, runs_api, workflows_api
 from sandbox.extend.lifecycle import Lifecycle
 from sandbox.middleware import sandbox_middleware
 from sandbox.state import SandboxState
@@ -26,4 +26,5 @@ def create_app(state: SandboxState) -> web.Application:
     xpander_api.add_routes(app.router)
     runs_api.add_routes(app.router)
     workflows_api.add_routes(app.router)
+    files_api.add_routes(app.router)
     return app

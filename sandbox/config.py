@@ -125,6 +125,13 @@ class SeedWorkflows(_Model):
     xpander: list[XpanderWorkflowSeed] = Field(default_factory=list)
 
 
+class FilesConfig(_Model):
+    # Extend's upload size limit is UNCONFIRMED in its public docs: a careful guess, settable.
+    max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1)
+    # Uploaded text files up to this size are kept, so runs on them extract their values.
+    keep_text_bytes: int = Field(1024 * 1024, ge=0)
+
+
 class SandboxConfig(_Model):
     extend_api_key: str = "sk_sandbox"
     eachlabs_api_key: str = "el_sandbox"
@@ -139,6 +146,7 @@ class SandboxConfig(_Model):
     webhooks: WebhookDeliveryConfig = Field(default_factory=WebhookDeliveryConfig)
     request_log: RequestLogConfig = Field(default_factory=RequestLogConfig)
     workflows: SeedWorkflows = Field(default_factory=SeedWorkflows)
+    files: FilesConfig = Field(default_factory=FilesConfig)
 
     @classmethod
     def from_file(cls, path: Path) -> SandboxConfig:

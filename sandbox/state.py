@@ -9,6 +9,7 @@ from sandbox.clock import Scheduler, SimClock
 from sandbox.config import SandboxConfig
 from sandbox.eachlabs.store import EachlabsStore
 from sandbox.extend.catalog import Catalog
+from sandbox.extend.models import UploadedFile
 from sandbox.extend.store import RunStore
 from sandbox.ids import IdFactory
 from sandbox.ratelimit import RateLimiter
@@ -34,6 +35,7 @@ class SandboxState:
         )
         self.deploys: list[dict[str, Any]] = []
         self.runs = RunStore()
+        self.files: dict[str, UploadedFile] = {}  # POST /files/upload
         self.catalog = Catalog(self.ids, self.clock)
         self.eachlabs = EachlabsStore(self.clock)
         self.xpander = XpanderStore(self.ids, self.clock)
@@ -49,6 +51,7 @@ class SandboxState:
         self.dispatcher.signed.clear()
         self.deploys.clear()
         self.runs = RunStore()
+        self.files.clear()
         self.catalog = Catalog(self.ids, self.clock)
         self.eachlabs = EachlabsStore(self.clock)
         self.xpander = XpanderStore(self.ids, self.clock)

@@ -26,6 +26,12 @@ from worker.dispatch import DISPATCH_JOB_TIMEOUT_SECONDS, dispatch, dispatch_sta
 from worker.fanout import CHUNK_JOB_TIMEOUT_SECONDS, CHUNK_MAX_TRIES, submit_chunk
 from worker.fanout_ctx import fanout_shutdown, fanout_startup
 from worker.jobmetrics import LastTry, instrument, metrics_shutdown, metrics_startup
+from worker.notify import (
+    NOTIFY_JOB_TIMEOUT_SECONDS,
+    notify_deliver,
+    notify_shutdown,
+    notify_startup,
+)
 from worker.reconcile import RECONCILE_JOB_TIMEOUT_SECONDS, reconcile
 from worker.resilience import ResilientWorker
 
@@ -42,6 +48,7 @@ IN_PROGRESS_SECONDS = (
         CANCEL_JOB_TIMEOUT_SECONDS,
         RECONCILE_JOB_TIMEOUT_SECONDS,
         DISPATCH_JOB_TIMEOUT_SECONDS,
+        NOTIFY_JOB_TIMEOUT_SECONDS,
     )
     + 10
 )
@@ -84,6 +91,14 @@ def job_functions(job_max_tries: int = 20) -> list[Function]:
             max_tries=3,
             timeout=RECONCILE_JOB_TIMEOUT_SECONDS,
         ),
+        # Retries are its own deferred jobs (NOTIFY_RETRY_SCHEDULE); arq's tries only count
+        # the short waits for a free slot of a busy destination.
+        func(
+            cast(Any, notify_deliver),
+            name=queue.NOTIFY_DELIVER,
+            max_tries=10_000,
+            timeout=NOTIFY_JOB_TIMEOUT_SECONDS,
+        ),
     ]
 
 
@@ -117,10 +132,12 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
         await fanout_startup(ctx, settings)
         await dispatch_startup(ctx)
         await metrics_startup(ctx)
+        await notify_startup(ctx, settings)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         await deploy_shutdown(ctx)
         await fanout_shutdown(ctx)
+        await notify_shutdown(ctx)
         await metrics_shutdown(ctx)  # last: counts what the deploy shutdown did too
 
     options: dict[str, Any] = {

@@ -13,6 +13,7 @@ from typing import Any
 from relay_core import batches, eventlog, keys, queue, reviews
 from relay_core.errors import InvalidEvent
 from relay_core.events import Envelope, RunUpdate, parse_envelope, run_update
+from relay_core.notify import emit
 from worker.batch_events import fetch_signed_payloads, resolve_run_files
 from worker.context import ctx_of
 from worker.triggers import (
@@ -44,6 +45,10 @@ async def apply_events(raw_ctx: dict[str, Any], group_id: str) -> dict[str, int]
     await fire_run_triggers(redis, rules, applied, retention_ms=retention)
     await record_deployed_events(redis, envelopes)
     now, replayed = queue.now_ms(), eventlog.is_replay(group_id)
+    if not replayed:
+        # Notifications are created (with their jobs) before the group is deleted, never sent
+        # here; a replay re-applies state, it does not tell the producers again.
+        await emit.emit(redis, emit.run_events(found, results))
     async with redis.pipeline(transaction=False) as pipe:
         for env in envelopes if not replayed else []:  # a replay is not new traffic
             pipe.hincrby(keys.EVENT_TYPES, env.event_type, 1)
@@ -86,6 +91,7 @@ async def batch_completed(raw_ctx: dict[str, Any], batch_id: str) -> dict[str, s
     claimed = await fire_batch_triggers(
         ctx["redis"], rules_of(raw_ctx), batch_id, retention_ms=retention
     )
+    await emit.emit(ctx["redis"], await emit.batch_events(ctx["redis"], batch_id))
     await batches.expire_finished(ctx["redis"], batch_id, ctx["settings"].retention_ms)
     # Completed by a run's apply (not a chunk's settle): out of the open set now, not when
     # reconcile happens to pass, or the set grows with the work done.

@@ -23,6 +23,7 @@ from redis.exceptions import LockError
 from relay_core import deploys, keys, metrics
 from relay_core.deploys import CALLING, CLAIMED, DEPLOYED, DRY_RUN, EVALUATING, FAILED, SKIPPED
 from relay_core.gates import GateFailure, batch_gates, run_gates
+from relay_core.notify import emit
 from relay_core.platforms.deploy_clients import deployer_for
 from relay_core.platforms.deployer import Deployer, Outcome, Placeholders
 from relay_core.platforms.http import PlatformError
@@ -282,6 +283,8 @@ async def _finish(
     if moved:
         metrics.DEPLOYS.inc(status)
         await deploys.expire_final(ctx["redis"], did, ctx["settings"].retention_ms)
+    # Also when the move raced (a re-run after a crash): the message id keeps it single.
+    await emit.emit(ctx["redis"], await emit.deploy_events(ctx["redis"], did))
     return status if moved else "raced"
 
 

@@ -74,7 +74,9 @@ class PlatformClient:
         json: Any = None,
         params: Mapping[str, str] | None = None,
         allowed: Collection[int] = (200, 201, 202),
+        form: aiohttp.FormData | None = None,
     ) -> Any:
+        """`form`: a multipart body instead of JSON (a file upload)."""
         started = time.perf_counter()
         data = None if json is None else orjson.dumps(json)
         headers = (
@@ -85,12 +87,12 @@ class PlatformClient:
             async with self.session.request(
                 method,
                 self.base_url + path,
-                data=data,
+                data=form if form is not None else data,
                 params=params,
                 headers=headers,
                 timeout=self.timeout,
                 # A bodiless write claims no content type (aiohttp would label it octet-stream).
-                skip_auto_headers=("Content-Type",) if data is None else (),
+                skip_auto_headers=("Content-Type",) if data is None and form is None else (),
             ) as resp:
                 raw = await resp.read()
                 status, resp_headers = resp.status, resp.headers

@@ -113,6 +113,7 @@ class RunFile:
     url: str | None = None
     file_id: str | None = None
     text: str | None = None
+    content: str | None = None  # an uploaded text file's content (values are derived from it)
 
 
 @dataclass(slots=True)
@@ -146,3 +147,15 @@ class Run:
     fate: str = "PROCESSED"  # the outcome drawn at creation (see lifecycle.Fate)
     # Bumped whenever pending transitions must be forgotten (cancel, manual review).
     generation: int = 0
+
+
+@dataclass(slots=True)
+class UploadedFile:
+    """A file made by POST /files/upload; `text` is kept for small text files only."""
+
+    id: str
+    name: str
+    type: str | None
+    size: int
+    created_at: float
+    text: str | None = None

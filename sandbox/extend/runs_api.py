@@ -28,14 +28,18 @@ def _run_files(state: SandboxState, spec_files: list[Any], at: float) -> list[Ru
     files = []
     for spec in spec_files:
         file_id = spec.file_id or state.ids.make("file_")
-        if spec.url is not None:
+        uploaded = state.files.get(spec.file_id) if spec.file_id else None
+        if uploaded is not None:
+            name = spec.name or uploaded.name
+        elif spec.url is not None:
             name = spec.name or name_from_url(spec.url)
         elif spec.text is not None:
             name = spec.name or f"{file_id}.txt"
         else:
             name = spec.name or file_id
         kind = "TXT" if spec.text is not None else file_type(name)
-        files.append(RunFile(file_id, name, kind, at, spec.url, spec.file_id, spec.text))
+        content = uploaded.text if uploaded is not None else None
+        files.append(RunFile(file_id, name, kind, at, spec.url, spec.file_id, spec.text, content))
     return files
 
 

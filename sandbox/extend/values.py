@@ -2,7 +2,8 @@
 
 - a raw text that is a JSON object: its fields; any other text: its `key: value` lines;
 - a file URL: its query parameters (`https://files.test/inv.pdf?total=12.5&number=INV-1`);
-- an uploaded file id: nothing is known of its content, so no values.
+- an uploaded text file (POST /files/upload): its content, read as a raw text is;
+- any other file id: nothing is known of its content, so no values.
 
 Numbers stay numbers. A step's `config.sandbox.wrong_share` (0-1) makes that share of the
 values wrong, so a worse version can be simulated; which values go wrong is a pure function of
@@ -26,6 +27,8 @@ def derive(f: RunFile) -> Json:
         return _from_text(f.text)
     if f.url is not None:
         return {k: _scalar(v) for k, v in parse_qsl(urlsplit(f.url).query)}
+    if f.content is not None:
+        return _from_text(f.content)
     return {}
 
 

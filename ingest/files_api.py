@@ -1,0 +1,134 @@
+"""Files in: POST /v1/files passes one local file on to Extend's upload (once per content);
+POST /v1/files/lookup says which contents are uploaded already (a resumed upload skips them).
+
+The relay uploads, not the caller, so every producer's uploads share the fleet's WRITE limit
+and its memory of what was uploaded (relay_core.uploads).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Callable
+
+import aiohttp
+import orjson
+from aiohttp import web
+from pydantic import BaseModel, Field, ValidationError
+
+from ingest.appkeys import REDIS, SETTINGS
+from ingest.auth import require_api_key
+from ingest.responses import json_response
+from relay_core import uploads
+from relay_core.errors import ApiError, InvalidRequest, PayloadTooLarge, Unavailable
+from relay_core.models import describe
+from relay_core.platforms.http import PlatformError
+from relay_core.settings import ConfigError
+from relay_core.uploads import Uploads
+
+HTTP = web.AppKey("files_http", aiohttp.ClientSession)
+MAX_LOOKUP = 1000
+_SHA = re.compile(r"^[0-9a-f]{64}$")
+
+
+class LookupRequest(BaseModel):
+    sha256: list[str] = Field(max_length=MAX_LOOKUP, description="hex sha256 of each content")
+
+
+class LookupAnswer(BaseModel):
+    files: dict[str, str] = Field(description="sha256 -> Extend file id, for those uploaded")
+
+
+class FileAnswer(BaseModel):
+    id: str
+    name: str
+    sha256: str
+    reused: bool
+
+
+def _uploads(request: web.Request) -> Uploads:
+    try:
+        return Uploads(request.app[REDIS], request.app[SETTINGS], request.app[HTTP])
+    except ConfigError as exc:
+        raise Unavailable(str(exc), code="not_configured") from None
+
+
+async def upload_file(request: web.Request) -> web.Response:
+    """Upload one file to Extend (skipped when the same content was uploaded before)."""
+    require_api_key(request, "submit")
+    limit = request.app[SETTINGS].upload_max_bytes
+    if not request.content_type.startswith("multipart/"):
+        raise InvalidRequest("send multipart/form-data with a `file` part")
+    try:
+        name, content = await _file_part(request, limit)
+    except (ValueError, AssertionError, aiohttp.ClientPayloadError) as exc:
+        raise InvalidRequest(f"malformed multipart body: {exc}") from None
+    if name is None:
+        raise InvalidRequest("a `file` part is required")
+    if not content:
+        raise InvalidRequest("the file is empty")
+    try:
+        done = await _uploads(request).upload(name, content, request.query.get("sha256"))
+    except ValueError as exc:
+        raise InvalidRequest(str(exc)) from None
+    except PlatformError as exc:
+        if exc.retryable:
+            raise Unavailable(f"Extend's upload is failing: {exc}") from None
+        raise ApiError(str(exc), code="upload_rejected", status=422) from None
+    body = {"id": done.file_id, "name": done.name, "sha256": done.sha256, "reused": done.reused}
+    return json_response(body)
+
+
+async def _file_part(request: web.Request, limit: int) -> tuple[str | None, bytes]:
+    name, content = None, b""
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if isinstance(part, aiohttp.BodyPartReader) and part.name == "file":
+            name = part.filename or "file"
+            data = bytearray()
+            while chunk := await part.read_chunk():
+                data += chunk
+                if len(data) > limit:  # stop reading at once: the rest is never held
+                    raise PayloadTooLarge(f"a file may have at most {limit} bytes")
+            content = bytes(data)
+    return name, content
+
+
+async def lookup_files(request: web.Request) -> web.Response:
+    """Which of these contents (sha256) are uploaded already, with their file ids."""
+    require_api_key(request, "submit")
+    try:
+        body = LookupRequest.model_validate(orjson.loads(await request.read() or b"{}"))
+    except orjson.JSONDecodeError:
+        raise InvalidRequest("body must be a JSON object") from None
+    except ValidationError as exc:
+        raise InvalidRequest(describe(exc)) from None
+    bad = next((h for h in body.sha256 if not _SHA.match(h)), None)
+    if bad is not None:
+        raise InvalidRequest(f"sha256: {bad!r} is not a lowercase hex sha256")
+    return json_response({"files": await uploads.known(request.app[REDIS], body.sha256)})
+
+
+async def _http_ctx(app: web.Application) -> AsyncIterator[None]:
+    session = aiohttp.ClientSession()
+    app[HTTP] = session
+    yield
+    await session.close()
+
+
+def add_files_routes(app: web.Application, add: Callable[..., None]) -> None:
+    app.cleanup_ctx.append(_http_ctx)
+    add(
+        "POST /v1/files",
+        upload_file,
+        "files",
+        FileAnswer,
+        errors=(400, 413, 422, 503),
+    )
+    add(
+        "POST /v1/files/lookup",
+        lookup_files,
+        "files-lookup",
+        LookupAnswer,
+        body=LookupRequest,
+        errors=(400, 503),
+    )

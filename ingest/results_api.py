@@ -1,0 +1,91 @@
+"""GET /v1/batches/{id}/results: the batch's results as NDJSON, one line per file in order.
+
+Streamed: each page of files is read, its outputs fetched from the platform (relay_core.results)
+and written before the next page is read. `cursor` (a file index) resumes an interrupted export.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import aiohttp
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from ingest.appkeys import REDIS, SETTINGS
+from ingest.auth import require_api_key
+from relay_core import batch_runs, batches
+from relay_core.errors import Unavailable
+from relay_core.platforms.extend_runs import ExtendRuns, extend_client
+from relay_core.ratelimit import Limits, RateLimiter
+from relay_core.results import Results
+from relay_core.settings import ConfigError
+
+HTTP = web.AppKey("results_http", aiohttp.ClientSession)
+
+
+class ResultsQuery(BaseModel):
+    cursor: str | None = Field(None, description="file index to start at (a line's fileIndex+1)")
+
+
+class ResultLine(BaseModel):
+    """One line of the NDJSON stream."""
+
+    fileIndex: int
+    file: dict[str, object]
+    runId: str | None
+    status: str
+    reviewed: bool
+    failureReason: str | None = None
+    outputs: dict[str, object] | None
+    outputsError: str | None = None
+
+
+async def batch_results(request: web.Request) -> web.StreamResponse:
+    """A batch's results as NDJSON in file order, with outputs read from the platform."""
+    require_api_key(request, "read")
+    batch_id = request.match_info["batch_id"]
+    redis, settings = request.app[REDIS], request.app[SETTINGS]
+    found = await batches.load(redis, batch_id)
+    cursor = batch_runs.parse_cursor(request.query.get("cursor"))
+    try:
+        client = extend_client(request.app[HTTP], settings)
+    except ConfigError as exc:
+        raise Unavailable(str(exc), code="not_configured") from None
+    results = Results(
+        redis,
+        ExtendRuns(client, found.get("dialect") or settings.extend_api_version),
+        RateLimiter(redis, Limits.of(settings)),
+    )
+    files = int(found["files"])
+    response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+    response.headers["X-Relay-Files"] = str(files)
+    await response.prepare(request)
+    cut_at = int(found["cutAt"]) if "cutAt" in found else None
+    try:
+        async for line in results.lines(batch_id, files, cursor, cut_at):
+            await response.write(line)
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # the caller went away: its cursor resumes the export
+    return response
+
+
+async def _http_ctx(app: web.Application) -> AsyncIterator[None]:
+    session = aiohttp.ClientSession()
+    app[HTTP] = session
+    yield
+    await session.close()
+
+
+def add_results_routes(app: web.Application, add: Callable[..., None]) -> None:
+    app.cleanup_ctx.append(_http_ctx)
+    add(
+        "GET /v1/batches/{batch_id}/results",
+        batch_results,
+        "batch-results",
+        ResultLine,
+        query=ResultsQuery,
+        errors=(400, 404, 503),
+        content_type="application/x-ndjson",
+    )

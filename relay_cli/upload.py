@@ -1,0 +1,152 @@
+"""What `relay submit` sends: its inputs sorted into URLs, file ids, texts and local files,
+and the local files uploaded through the relay (POST /v1/files), each content once.
+
+An input is `-` (URLs on standard input), a URL, a file of URLs (.txt/.urls/.list whose lines
+are all URLs), a folder (recursively), a glob, or a local file. An interrupted upload is
+resumed by running the same command again: POST /v1/files/lookup names what is there already.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from relay_core.settings import Settings
+from relay_core.uploads import GLOB_CHARS, expand, sha256_of
+
+URL_LIST_SUFFIXES = (".txt", ".urls", ".list")
+LOOKUP_SLICE = 1000
+TRIES = 5
+
+
+class UploadFailed(Exception):
+    pass
+
+
+def _is_url(text: str) -> bool:
+    return text.startswith(("http://", "https://"))
+
+
+def _url_list(path: Path) -> list[str] | None:
+    if path.suffix.lower() not in URL_LIST_SUFFIXES or path.stat().st_size > 64 * 1024 * 1024:
+        return None
+    lines = [x.strip() for x in path.read_text(encoding="utf-8", errors="replace").splitlines()]
+    lines = [x for x in lines if x]
+    return lines if lines and all(_is_url(x) for x in lines) else None
+
+
+def sort_inputs(inputs: list[str]) -> tuple[list[dict[str, Any]], list[tuple[Path, str]]]:
+    """(batch entries known without uploading, local files to upload), in the order given.
+    Each local file's place is kept as a {"upload": n} entry, filled in after the upload."""
+    entries: list[dict[str, Any]] = []
+    local: list[tuple[Path, str]] = []
+    for arg in inputs:
+        if arg == "-":
+            entries += [{"url": u.strip()} for u in sys.stdin.read().splitlines() if u.strip()]
+        elif _is_url(arg):
+            entries.append({"url": arg})
+        elif Path(arg).is_file() and (urls := _url_list(Path(arg))) is not None:
+            entries += [{"url": u} for u in urls]
+        elif Path(arg).exists() or GLOB_CHARS & set(arg):
+            for item in expand([arg]):
+                entries.append({"upload": len(local)})
+                local.append(item)
+        else:
+            raise FileNotFoundError(f"no such file, folder or URL: {arg}")
+    return entries, local
+
+
+def id_entries(path: str) -> list[dict[str, Any]]:
+    text = Path(path).read_text(encoding="utf-8")
+    return [{"id": line.strip()} for line in text.splitlines() if line.strip()]
+
+
+def text_entries(paths: list[str]) -> list[dict[str, Any]]:
+    return [{"text": Path(p).read_text(encoding="utf-8"), "name": Path(p).name} for p in paths]
+
+
+async def upload_all(
+    http: aiohttp.ClientSession,
+    settings: Settings,
+    files: list[tuple[Path, str]],
+    concurrency: int,
+) -> list[str]:
+    """The Extend file id of each local file, uploading those the relay has not seen."""
+    if not files:
+        return []
+    hashes = [await asyncio.to_thread(sha256_of, p) for p, _ in files]
+    known: dict[str, str] = {}
+    for start in range(0, len(hashes), LOOKUP_SLICE):
+        part = hashes[start : start + LOOKUP_SLICE]
+        status, answer = await _json(http, settings, "/v1/files/lookup", {"sha256": part})
+        if status >= 400:
+            raise UploadFailed(_message(status, answer))
+        known.update(answer["files"])
+    # One upload per distinct content, even when it is named twice.
+    todo: dict[str, int] = {}
+    for i, digest in enumerate(hashes):
+        if digest not in known:
+            todo.setdefault(digest, i)
+    columns = (TextColumn("upload"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    gate = asyncio.Semaphore(concurrency)
+    with Progress(*columns, console=Console(stderr=True)) as progress:
+        bar = progress.add_task("upload", total=len(todo))
+
+        async def one(digest: str, i: int) -> None:
+            async with gate:
+                known[digest] = await _upload(http, settings, files[i], digest)
+            progress.advance(bar)
+
+        await asyncio.gather(*(one(d, i) for d, i in todo.items()))
+    ids = [known[h] for h in hashes]
+    skipped = len(files) - len(todo)
+    print(f"{len(todo)} files uploaded, {skipped} already there", file=sys.stderr, flush=True)
+    return ids
+
+
+async def _upload(
+    http: aiohttp.ClientSession, settings: Settings, file: tuple[Path, str], digest: str
+) -> str:
+    path, name = file
+    url = settings.relay_url.rstrip("/") + "/v1/files"
+    for attempt in range(TRIES):
+        try:
+            with path.open("rb") as f:
+                form = aiohttp.FormData()
+                form.add_field("file", f, filename=name)
+                async with http.post(
+                    url, data=form, params={"sha256": digest}, headers=_auth(settings)
+                ) as resp:
+                    status, answer = resp.status, await resp.json(content_type=None)
+        except aiohttp.ClientError as exc:
+            status, answer = 0, {"error": {"code": "connection", "message": str(exc)}}
+        if status == 200:
+            return str(answer["id"])
+        if status not in (0, 429, 503) or attempt == TRIES - 1:
+            raise UploadFailed(f"{name}: {_message(status, answer)}")
+        await asyncio.sleep(min(30.0, 2.0**attempt))
+    raise AssertionError("unreachable")
+
+
+async def _json(
+    http: aiohttp.ClientSession, settings: Settings, path: str, body: Any
+) -> tuple[int, Any]:
+    url = settings.relay_url.rstrip("/") + path
+    async with http.post(url, json=body, headers=_auth(settings)) as resp:
+        return resp.status, await resp.json(content_type=None)
+
+
+def _auth(settings: Settings) -> dict[str, str]:
+    key = settings.relay_api_key.get_secret_value() if settings.relay_api_key else ""
+    return {"Authorization": f"Bearer {key}"}
+
+
+def _message(status: int, answer: Any) -> str:
+    error = answer.get("error", {}) if isinstance(answer, dict) else {}
+    return f"HTTP {status} {error.get('code')}: {error.get('message')}"

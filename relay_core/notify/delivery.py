@@ -1,0 +1,171 @@
+"""A delivery's life: load it, hold a slot of its destination, record each attempt's outcome.
+
+States: pending -> delivered | dead (schedule exhausted, or an address the guard refuses) |
+disabled (the destination answered 410) | dropped (the destination no longer exists).
+Each outcome is recorded with the next attempt's job in one step (lua.RESULT).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+
+from relay_core import batch_lua, keys, queue
+from relay_core.notify import lua
+
+ATTEMPTS_KEPT = 100
+FINISHED_TTL_MS = 3 * 86_400_000
+ATTEMPTS_TTL_MS = 30 * 86_400_000
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: str
+    msg: str
+    dest: str
+    type: str
+    body: bytes
+    state: str
+    round: int
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    state: str  # delivered | pending (retry) | dead | disabled | dropped
+    status: int | None = None
+    error: str | None = None
+    ms: float = 0.0
+
+
+async def load(redis: Redis, delivery_id: str) -> Delivery | None:
+    raw = await redis.hgetall(keys.notify_delivery(delivery_id))  # type: ignore[misc]
+    if not raw or b"body" not in raw:
+        return None
+    h = {k.decode(): v for k, v in raw.items()}
+    return Delivery(
+        delivery_id,
+        h["msg"].decode(),
+        h["dest"].decode(),
+        h["type"].decode(),
+        h["body"],
+        h["state"].decode(),
+        int(h.get("r", b"0")),
+        int(h.get("n", b"0")),
+    )
+
+
+async def take_slot(redis: Redis, dest: str, limit: int, lease_ms: int) -> str | None:
+    """A slot of the destination's bounded in-flight, or None when all are taken."""
+    token, now = secrets.token_hex(8), queue.now_ms()
+    args = [token, now, now + lease_ms, limit]
+    got = await batch_lua.run(redis, lua.TAKE_SLOT, [keys.notify_flight(dest)], args)
+    return token if got else None
+
+
+async def release_slot(redis: Redis, dest: str, token: str) -> None:
+    await redis.zrem(keys.notify_flight(dest), token)
+
+
+def next_state(outcome_ok: bool, attempt: int, schedule: tuple[float, ...]) -> str:
+    if outcome_ok:
+        return "delivered"
+    return "pending" if attempt + 1 < len(schedule) else "dead"
+
+
+async def record(redis: Redis, d: Delivery, outcome: Outcome, schedule: tuple[float, ...]) -> bool:
+    """Record attempt `d.attempt`'s outcome and, for a retry, queue the next attempt's job."""
+    now = queue.now_ms()
+    attempt = {
+        "deliveryId": d.id,
+        "messageId": d.msg,
+        "type": d.type,
+        "attempt": d.attempt + 1,
+        "round": d.round,
+        "at": now,
+        "status": outcome.status,
+        "error": outcome.error,
+        "ms": round(outcome.ms, 1),
+        "outcome": outcome.state,
+    }
+    fields = {"lastStatus": outcome.status or "", "lastError": outcome.error or ""}
+    job_id, job, score = "", b"", now
+    if outcome.state == "pending":
+        score = now + int(schedule[d.attempt + 1] * 1000)
+        job_id = queue.notify_job_id(d.id, d.round, d.attempt + 1)
+        job = queue.job_bytes(queue.NOTIFY_DELIVER, [d.id, d.round, d.attempt + 1], now)
+    script_keys = [
+        keys.notify_delivery(d.id),
+        keys.notify_attempts(d.dest),
+        keys.NOTIFY_DEAD,
+        queue.JOB_KEY_PREFIX + (job_id or "-"),
+        queue.QUEUE,
+    ]
+    args = [
+        d.round,
+        d.attempt,
+        outcome.state,
+        now,
+        orjson.dumps(fields),
+        orjson.dumps(attempt),
+        ATTEMPTS_KEPT,
+        job,
+        job_id,
+        score,
+        FINISHED_TTL_MS,
+        ATTEMPTS_TTL_MS,
+    ]
+    return bool(await batch_lua.run(redis, lua.RESULT, script_keys, args))
+
+
+async def attempts(redis: Redis, dest: str, limit: int = 100) -> list[dict[str, Any]]:
+    raws = await redis.lrange(keys.notify_attempts(dest), 0, limit - 1)  # type: ignore[misc]
+    return [orjson.loads(r) for r in raws]
+
+
+async def dead_letters(redis: Redis, limit: int = 100) -> list[dict[str, Any]]:
+    ids = [i.decode() for i in await redis.zrevrange(keys.NOTIFY_DEAD, 0, limit - 1)]
+    out = []
+    for did in ids:
+        d = await load(redis, did)
+        if d is not None:
+            raw = await redis.hmget(keys.notify_delivery(did), ["lastStatus", "lastError", "at"])  # type: ignore[misc]
+            out.append(
+                {
+                    "deliveryId": did,
+                    "messageId": d.msg,
+                    "destination": d.dest,
+                    "type": d.type,
+                    "attempts": d.attempt + 1,
+                    "lastStatus": int(raw[0]) if raw[0] else None,
+                    "lastError": raw[1].decode() if raw[1] else None,
+                    "payload": orjson.loads(d.body),
+                }
+            )
+    return out
+
+
+async def redrive(redis: Redis, delivery_ids: list[str] | None = None) -> int:
+    """Send dead deliveries again from their first attempt (all of them when no ids given)."""
+    if delivery_ids is None:
+        delivery_ids = [i.decode() for i in await redis.zrange(keys.NOTIFY_DEAD, 0, -1)]
+    done = 0
+    for did in delivery_ids:
+        d = await load(redis, did)
+        if d is None or d.state != "dead":
+            continue
+        now = queue.now_ms()
+        job_id = queue.notify_job_id(did, d.round + 1, 0)
+        job = queue.job_bytes(queue.NOTIFY_DELIVER, [did, d.round + 1, 0], now)
+        script_keys = [
+            keys.notify_delivery(did),
+            keys.NOTIFY_DEAD,
+            queue.JOB_KEY_PREFIX + job_id,
+            queue.QUEUE,
+        ]
+        done += int(await batch_lua.run(redis, lua.REDRIVE, script_keys, [now, job, job_id]))
+    return done
