@@ -23,7 +23,8 @@ from relay_core import keys, queue, retention
 from relay_core.errors import InvalidRequest, NotFound
 
 EVENT_GROUP, CHUNK, BATCH_COMPLETION, DEPLOY = "event_group", "chunk", "batch_completion", "deploy"
-KINDS = (EVENT_GROUP, CHUNK, BATCH_COMPLETION, DEPLOY)
+NOTIFICATION = "notification"  # an outbound delivery whose retry schedule ran out
+KINDS = (EVENT_GROUP, CHUNK, BATCH_COMPLETION, DEPLOY, NOTIFICATION)
 MAX_LIMIT = 200
 
 

@@ -141,6 +141,7 @@ def cancel_job_id(batch_id: str, round_: str = "0") -> str:
 
 
 NOTIFY_DELIVER = "notify_deliver"
+NOTIFY_REDRIVE = "notify_redrive"
 NOTIFY_JOB_PREFIX = "notify:"
 
 

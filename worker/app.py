@@ -29,6 +29,7 @@ from worker.jobmetrics import LastTry, instrument, metrics_shutdown, metrics_sta
 from worker.notify import (
     NOTIFY_JOB_TIMEOUT_SECONDS,
     notify_deliver,
+    notify_redrive,
     notify_shutdown,
     notify_startup,
 )
@@ -93,6 +94,7 @@ def job_functions(job_max_tries: int = 20) -> list[Function]:
         ),
         # Retries are its own deferred jobs (NOTIFY_RETRY_SCHEDULE); arq's tries only count
         # the short waits for a free slot of a busy destination.
+        func(cast(Any, notify_redrive), name=queue.NOTIFY_REDRIVE, max_tries=20),
         func(
             cast(Any, notify_deliver),
             name=queue.NOTIFY_DELIVER,

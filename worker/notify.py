@@ -16,6 +16,7 @@ from typing import Any, cast
 import aiohttp
 from arq import Retry
 
+from relay_core import deadletters
 from relay_core.notify import delivery, signing, ssrf, store
 from relay_core.notify.delivery import Delivery, Outcome
 from relay_core.settings import Settings
@@ -70,7 +71,9 @@ async def notify_deliver(
                 await store.disable(redis, d.dest, f"answered 410 to {d.msg}")
     finally:
         await delivery.release_slot(redis, d.dest, token)
-    await delivery.record(redis, d, outcome, schedule)
+    recorded = await delivery.record(redis, d, outcome, schedule)
+    if recorded and outcome.state == "dead":
+        await _dead_letter(ctx, d, outcome)
     log.info(
         "notify_deliver delivery=%s dest=%s type=%s attempt=%d status=%s outcome=%s ms=%.1f",
         d.id,
@@ -82,6 +85,32 @@ async def notify_deliver(
         outcome.ms,
     )
     return {"deliveryId": delivery_id, "state": outcome.state, "status": outcome.status}
+
+
+async def notify_redrive(raw_ctx: dict[str, Any], delivery_id: str) -> dict[str, Any]:
+    """A dead letter's redrive (relay_core.deadletters): the delivery's next round. Idempotent:
+    a delivery no longer dead is left alone."""
+    redriven = await delivery.redrive(ctx_of(raw_ctx)["redis"], [delivery_id])
+    return {"deliveryId": delivery_id, "redriven": redriven}
+
+
+async def _dead_letter(ctx: Any, d: Delivery, outcome: Outcome) -> None:
+    now = int(time.time() * 1000)
+    # The delivery keeps no first failure time: its round's start is the closest it records.
+    failure = deadletters.Failure(
+        error=outcome.error or f"answered {outcome.status}",
+        tries=d.attempt + 1,
+        first_ms=now,
+        last_ms=now,
+    )
+    await deadletters.add(
+        ctx["redis"],
+        deadletters.NOTIFICATION,
+        d.id,
+        failure,
+        delivery.dead_letter_redrive(d),
+        ctx["settings"].retention_ms,
+    )
 
 
 async def _post(

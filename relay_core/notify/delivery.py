@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from relay_core import batch_lua, keys, queue
+from relay_core import batch_lua, deadletters, keys, queue
 from relay_core.notify import lua
 
 ATTEMPTS_KEPT = 100
@@ -167,5 +167,22 @@ async def redrive(redis: Redis, delivery_ids: list[str] | None = None) -> int:
             queue.JOB_KEY_PREFIX + job_id,
             queue.QUEUE,
         ]
-        done += int(await batch_lua.run(redis, lua.REDRIVE, script_keys, [now, job, job_id]))
+        redriven = int(await batch_lua.run(redis, lua.REDRIVE, script_keys, [now, job, job_id]))
+        if redriven:
+            # The same item in the relay-wide dead letters (relay_core.deadletters) goes too.
+            await deadletters.purge(
+                redis, deadletters.dead_letter_id(deadletters.NOTIFICATION, did)
+            )
+        done += redriven
     return done
+
+
+def dead_letter_redrive(d: Delivery) -> deadletters.Redrive:
+    """How the relay-wide dead letters run a dead delivery again: a job that starts its next
+    round (the same webhook-id, from the first attempt of the schedule)."""
+    return deadletters.Redrive(
+        function=queue.NOTIFY_REDRIVE,
+        args=[d.id],
+        job_id=f"notify-redrive:{d.id}:{d.round}",
+        needs=f"the destination {d.dest} must answer 2xx",
+    )

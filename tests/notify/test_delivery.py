@@ -84,13 +84,37 @@ async def test_exhausted_then_redriven(
         ]
         assert len(dead) == 1 and dead[0]["lastStatus"] == 500 and dead[0]["attempts"] == 3
         assert dead[0]["destination"] == sub["id"]
+        # The same delivery is in the relay-wide dead letters, and redriven from there too.
+        resp = await api.get("/v1/dead-letters?kind=notification", headers=auth())
+        listed = (await resp.json())["deadLetters"]
+        assert [d["ref"] for d in listed] == [dead[0]["deliveryId"]] and listed[0]["tries"] == 3
         rec.default = 200
         resp = await api.post("/v1/notifications/dead/redrive", json={}, headers=auth())
         assert (await resp.json()) == {"redriven": 1}
+        resp = await api.get("/v1/dead-letters?kind=notification", headers=auth())
+        assert (await resp.json())["deadLetters"] == []
         await run_worker_burst(fast)
         assert len(rec.received) == 4
         assert len({r.headers["webhook-id"] for r in rec.received}) == 1
         rec.verified(sub["secret"])
+        dead = await (await api.get("/v1/notifications/dead", headers=auth())).json()
+        assert dead["deadLetters"] == []
+
+
+async def test_exhausted_redriven_from_the_relay_wide_dead_letters(
+    redis: Redis, fast: Settings, api: TestClient[Any, Any]
+) -> None:
+    async with receiver(default=500) as rec:
+        await subscribe(api, rec.url, events=["deploy.succeeded"])
+        await emit.emit(redis, [deploy_event()])
+        await run_worker_burst(fast)
+        resp = await api.get("/v1/dead-letters?kind=notification", headers=auth())
+        (item,) = (await resp.json())["deadLetters"]
+        rec.default = 200
+        resp = await api.post(f"/v1/dead-letters/{item['id']}/redrive", headers=auth())
+        assert resp.status == 202, await resp.text()
+        await run_worker_burst(fast)
+        assert len(rec.received) == 4
         dead = await (await api.get("/v1/notifications/dead", headers=auth())).json()
         assert dead["deadLetters"] == []
 
