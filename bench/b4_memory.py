@@ -51,8 +51,11 @@ async def make_batch(url: str) -> str:
     accepted = await Producer(redis, settings).submit(
         {"workflowId": "workflow_bench", "files": files}
     )
-    async for key in redis.scan_iter("arq:*", count=10_000):
-        await redis.delete(key)
+    # Out of the schedule too: its chunks are cut (and sent) by the dispatcher, and nothing
+    # may be sent anywhere.
+    for pattern in ("arq:*", "relay:sched:*"):
+        async for key in redis.scan_iter(pattern, count=10_000):
+            await redis.delete(key)
     await redis.aclose()
     return accepted.batchId
 

@@ -128,13 +128,13 @@ def add_notify_routes(add: Callable[..., None]) -> None:
         "GET /v1/notifications/dead",
         list_dead_letters,
         "notification-dead-letters",
-        m.DeadLetterList,
+        m.NotificationDeadLetterList,
     )
     add(
         "POST /v1/notifications/dead/redrive",
         redrive_dead_letters,
         "notification-redrive",
-        m.RedriveAnswer,
+        m.NotificationRedriveAnswer,
         body=m.RedriveRequest,
         errors=(400, 413),
     )

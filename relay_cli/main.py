@@ -23,6 +23,7 @@ from relay_cli.config import load_settings
 from relay_core.settings import ConfigError, Settings
 
 Command = Callable[[argparse.Namespace], int]
+MAX_REQUEST_LINE = 64 * 1024
 
 
 __all__ = ["build_parser", "load_settings", "main"]
@@ -51,7 +52,15 @@ def cmd_web(args: argparse.Namespace) -> int:
     app = create_app(settings)  # settings and rules first: a config error never waits on Redis
     _check_redis(settings)
     web.run_app(
-        app, host=args.host, port=port, access_log=None, print=None, reuse_port=args.reuse_port
+        app,
+        host=args.host,
+        port=port,
+        access_log=None,
+        print=None,
+        reuse_port=args.reuse_port,
+        # aiohttp answers a request line over its 8 KB limit itself, in text/plain: long query
+        # strings reach the handlers instead, which answer in the one JSON error shape.
+        max_line_size=MAX_REQUEST_LINE,
     )
     return 0
 

@@ -61,7 +61,7 @@ class AttemptList(BaseModel):
     attempts: list[Attempt]
 
 
-class DeadLetter(BaseModel):
+class NotificationDeadLetter(BaseModel):
     deliveryId: str
     messageId: str
     destination: str
@@ -72,8 +72,8 @@ class DeadLetter(BaseModel):
     payload: dict[str, object]
 
 
-class DeadLetterList(BaseModel):
-    deadLetters: list[DeadLetter]
+class NotificationDeadLetterList(BaseModel):
+    deadLetters: list[NotificationDeadLetter]
 
 
 class RedriveRequest(BaseModel):
@@ -82,5 +82,5 @@ class RedriveRequest(BaseModel):
     deliveryIds: list[str] | None = Field(None, description="default: every dead letter")
 
 
-class RedriveAnswer(BaseModel):
+class NotificationRedriveAnswer(BaseModel):
     redriven: int
