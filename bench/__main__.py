@@ -85,8 +85,13 @@ def merged(fresh: list[dict[str, Any]]) -> list[dict[str, Any]]:
     kept = orjson.loads(path.read_bytes())["results"] if path.exists() else []
     by_name = {r["scenario"]: r for r in kept}
     by_name.update({r["scenario"]: r for r in fresh})
-    order = [r["scenario"] for r in kept] + [r["scenario"] for r in fresh]
-    return [by_name[name] for name in dict.fromkeys(order)]
+    # In scenario order (B1, B1 variants, B2, ...), whatever order they were run in.
+    return [by_name[name] for name in sorted(by_name, key=_order)]
+
+
+def _order(name: str) -> tuple[int, str]:
+    number = name.split()[0].lstrip("B")
+    return (int(number) if number.isdigit() else 99, name)
 
 
 def main(argv: list[str]) -> int:
