@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 import time
@@ -158,7 +159,9 @@ async def test_replica_mode_waits_for_a_replica(
 async def test_a_wait_that_times_out_answers_503_never_200(plain_server: RedisServer) -> None:
     replica = start_replica(plain_server, aof=False)
     async for client in started(plain_server.url, "replica", WEBHOOK_ACK_TIMEOUT_MS=200):
+        assert (await client.get("/readyz")).status == 200
         replica.stop()  # SIGKILL: the primary keeps the event but no replica can confirm it
+        await _until_not_ready(client)  # the primary notices the lost replica
         body, headers = delivery("evt_unconfirmed")
         resp = await client.post("/webhooks/extend", data=body, headers=headers)
         assert resp.status == 503
@@ -172,4 +175,17 @@ async def test_a_wait_that_times_out_answers_503_never_200(plain_server: RedisSe
         resp = await client.post("/webhooks/extend", data=body, headers=headers)
         assert resp.status == 200
         assert (await resp.json())["status"] == "duplicate"
+        assert (await client.get("/readyz")).status == 200
     replica.stop()
+
+
+async def _until_not_ready(client: Any) -> None:
+    """/readyz says no_replica once the primary has dropped the killed replica."""
+    deadline = time.monotonic() + 15
+    while True:
+        resp = await client.get("/readyz")
+        if resp.status == 503:
+            assert (await resp.json())["error"]["code"] == "no_replica"
+            return
+        assert time.monotonic() < deadline, "readyz stayed ready without a replica"
+        await asyncio.sleep(0.05)
