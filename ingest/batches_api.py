@@ -15,7 +15,7 @@ from ingest.appkeys import REDIS, SETTINGS
 from ingest.auth import require_api_key
 from ingest.responses import json_response
 from ingest.webhooks import read_body
-from relay_core import batch_runs, batches, deploys, queue
+from relay_core import batch_runs, batch_view, batches, deploys, queue
 from relay_core import models as m
 from relay_core.errors import InvalidRequest
 from relay_core.intake import gc_paused, parse_batch_body, release
@@ -60,7 +60,7 @@ async def get_batch(request: web.Request) -> web.Response:
     part, eta = await share.of_batch(redis, limits, batch_id, queue.now_ms())
     return json_response(
         {
-            **batches.view(batch_id, found, part, eta),
+            **batch_view.view(batch_id, found, part, eta),
             "deploys": await deploys.list_for_subject(redis, batch_id),
         }
     )
@@ -74,7 +74,7 @@ async def list_batches(request: web.Request) -> web.Response:
         raise InvalidRequest(
             "cursor must be the nextCursor of a previous page", code="invalid_cursor"
         )
-    views, next_offset = await batches.recent(
+    views, next_offset = await batch_view.recent(
         request.app[REDIS], parse_limit(request.query.get("limit"), 20, MAX_LIMIT), int(cursor)
     )
     return json_response(
@@ -107,7 +107,7 @@ async def cancel_batch(request: web.Request) -> web.Response:
     batch_id = request.match_info["batch_id"]
     redis = request.app[REDIS]
     outcome = await batches.cancel(redis, batch_id)
-    view = batches.view(batch_id, await batches.load(redis, batch_id))
+    view = batch_view.view(batch_id, await batches.load(redis, batch_id))
     return json_response(
         {"outcome": outcome, "batch": view}, status=202 if outcome == "cancelled" else 200
     )

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from ingest.appkeys import REDIS, SETTINGS
 from ingest.auth import require_api_key
 from ingest.responses import json_response
-from relay_core import batches, queue
+from relay_core import batch_view, batches, queue
 from relay_core import models as m
 from relay_core.errors import InvalidRequest, NotFound
 from relay_core.models import describe
@@ -59,7 +59,7 @@ async def patch_batch(request: web.Request) -> web.Response:
     found = await batches.load(redis, batch_id)
     part, eta = await share.of_batch(redis, limits, batch_id, now)
     await scheduler.kick(redis)
-    return json_response(batches.view(batch_id, found, part, eta))
+    return json_response(batch_view.view(batch_id, found, part, eta))
 
 
 def add_scheduler_routes(add: Callable[..., None]) -> None:

@@ -16,7 +16,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
-from relay_core import batches, deploys, keys, queue
+from relay_core import batch_view, deploys, keys, queue
 from relay_core.evals.outputs import extracted_values
 from relay_core.events import Envelope, RunUpdate
 from relay_core.notify import events as ev
@@ -91,7 +91,7 @@ async def batch_events(redis: Redis, batch_id: str) -> list[Event]:
     h = {k.decode(): v.decode() for k, v in raw.items()}
     if "completedAt" not in h:
         return []
-    view = batches.view(batch_id, h)
+    view = batch_view.view(batch_id, h)
     kind = ev.BATCH_CANCELLED if h.get("state") == "cancelled" else ev.BATCH_COMPLETED
     data = {
         name: view.get(name)
