@@ -50,9 +50,9 @@ def test_a_bad_sentinel_url_is_one_clear_line(url: str) -> None:
         sentinel.parse(url)
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[SentinelCluster]:
-    found = SentinelCluster().start()
+@pytest.fixture(scope="module", params=[None, "s3cret-pw"], ids=["open", "password"])
+def cluster(request: pytest.FixtureRequest) -> Iterator[SentinelCluster]:
+    found = SentinelCluster(password=request.param).start()
     yield found
     found.stop()
 

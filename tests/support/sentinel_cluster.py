@@ -15,8 +15,13 @@ DOWN_AFTER_MS = 1000  # how long the primary may be silent before the Sentinels 
 
 
 class SentinelCluster:
-    def __init__(self) -> None:
+    def __init__(self, password: str | None = None) -> None:
         common = ["--repl-diskless-sync-delay", "0"]
+        # A password on the primary and the replica (what REDIS_URL's user:password is for);
+        # the Sentinels are told it, as production configures them.
+        self.password = password
+        if password:
+            common += ["--requirepass", password, "--masterauth", password]
         # Both nodes keep an AOF (everysec): the replica confirms WAITAOF 0 1, and a node that
         # is restarted comes back with its data, as on a real host.
         self.primary = RedisServer(valkey=True, appendfsync="everysec", extra=common)
@@ -31,19 +36,21 @@ class SentinelCluster:
     @property
     def url(self) -> str:
         hosts = ",".join(f"127.0.0.1:{p}" for p in self.sentinel_ports)
-        return f"redis+sentinel://{hosts}/{SERVICE}/0"
+        auth = f":{self.password}@" if self.password else ""
+        return f"redis+sentinel://{auth}{hosts}/{SERVICE}/0"
 
     def start(self) -> SentinelCluster:
         self.primary.start()
         self.replica.start()
-        wait_link_up(self.replica.port)
+        wait_link_up(self.replica.port, password=self.password)
+        auth = f"sentinel auth-pass {SERVICE} {self.password}\n" if self.password else ""
         for port in self.sentinel_ports:
             conf = self.primary.dir / f"sentinel-{port}.conf"
             conf.write_text(
                 f"port {port}\nbind 127.0.0.1\ndir {self.primary.dir}\n"
                 f"sentinel monitor {SERVICE} 127.0.0.1 {self.primary.port} 2\n"
                 f"sentinel down-after-milliseconds {SERVICE} {DOWN_AFTER_MS}\n"
-                f"sentinel failover-timeout {SERVICE} 10000\n"
+                f"sentinel failover-timeout {SERVICE} 10000\n" + auth
             )
             args = [server_binary(valkey=True), str(conf), "--sentinel"]
             self.sentinels.append(
@@ -94,8 +101,8 @@ class SentinelCluster:
             client.close()
 
 
-def wait_link_up(port: int, within: float = 20.0) -> None:
-    client = redis.Redis(host="127.0.0.1", port=port)
+def wait_link_up(port: int, within: float = 20.0, password: str | None = None) -> None:
+    client = redis.Redis(host="127.0.0.1", port=port, password=password)
     deadline = time.monotonic() + within
     try:
         while client.info("replication").get("master_link_status") != "up":
