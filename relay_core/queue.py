@@ -9,7 +9,7 @@ module builds the exact bytes arq's worker deserializes.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlparse
 
 import orjson
@@ -21,6 +21,7 @@ from arq.constants import (
     result_key_prefix,
     retry_key_prefix,
 )
+from redis.asyncio.sentinel import Sentinel
 
 from relay_core import sentinel
 
@@ -90,10 +91,45 @@ def _sentinel_settings(url: str) -> RedisSettings:
     )
 
 
-async def arq_pool(url: str) -> ArqRedis:
-    return await create_pool(
-        redis_settings(url), job_serializer=serialize, job_deserializer=deserialize
+async def arq_pool(
+    url: str, *, default_queue_name: str = QUEUE, expires_extra_ms: int = 86_400_000
+) -> ArqRedis:
+    """arq's pool for REDIS_URL. Sentinels with a password of their own are the exception arq
+    cannot serve (it builds its Sentinel client without credentials for the Sentinels): that
+    pool is built here, the same way, with them."""
+    if sentinel.is_sentinel(url) and sentinel.parse(url).sentinel_password:
+        pool = await _sentinel_pool(url)
+    else:
+        return await create_pool(
+            redis_settings(url),
+            job_serializer=serialize,
+            job_deserializer=deserialize,
+            default_queue_name=default_queue_name,
+            expires_extra_ms=expires_extra_ms,
+        )
+    pool.job_serializer = serialize
+    pool.job_deserializer = deserialize
+    pool.default_queue_name = default_queue_name
+    pool.expires_extra_ms = expires_extra_ms
+    return pool
+
+
+async def _sentinel_pool(url: str) -> ArqRedis:
+    spec = sentinel.parse(url)
+    links: dict[str, Any] = {"socket_connect_timeout": 2.0, "socket_timeout": 5.0}
+    manager = Sentinel(  # type: ignore[no-untyped-call]
+        spec.sentinels, sentinel_kwargs={**links, "password": spec.sentinel_password}
     )
+    options: dict[str, Any] = {
+        "socket_connect_timeout": 2.0,  # no read timeout on job connections, as arq's own
+        "db": spec.db,
+        "username": spec.username,
+        "password": spec.password,
+        "ssl": spec.ssl,
+    }
+    pool = manager.master_for(spec.service, redis_class=ArqRedis, **options)
+    await pool.ping()  # as arq's create_pool does: fail here, not at the first job
+    return cast(ArqRedis, pool)
 
 
 # arq starts the ready job with the lowest score first. A batch queues all its chunk jobs at

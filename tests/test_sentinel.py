@@ -50,9 +50,14 @@ def test_a_bad_sentinel_url_is_one_clear_line(url: str) -> None:
         sentinel.parse(url)
 
 
-@pytest.fixture(scope="module", params=[None, "s3cret-pw"], ids=["open", "password"])
+@pytest.fixture(
+    scope="module",
+    params=[(None, None), ("s3cret-pw", None), ("s3cret-pw", "sentinel-pw")],
+    ids=["open", "password", "sentinel-password"],
+)
 def cluster(request: pytest.FixtureRequest) -> Iterator[SentinelCluster]:
-    found = SentinelCluster(password=request.param).start()
+    password, sentinel_password = request.param
+    found = SentinelCluster(password=password, sentinel_password=sentinel_password).start()
     yield found
     found.stop()
 

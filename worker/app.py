@@ -166,6 +166,7 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
     }
     options.update(overrides)
     worker = ResilientWorker(**options)  # rides out Redis restarts instead of exiting
+    worker.redis_url = settings.redis_url
     worker.in_progress_timeout_s = IN_PROGRESS_SECONDS
     return worker
 

@@ -17,9 +17,11 @@ import logging
 import time
 
 from arq import Worker
-from arq.connections import create_pool
+from arq.connections import ArqRedis, create_pool
 from arq.constants import in_progress_key_prefix
 from redis.exceptions import ConnectionError, TimeoutError, WatchError
+
+from relay_core import queue
 
 log = logging.getLogger(__name__)
 # What a dropped or refused connection raises (redis-py wraps socket errors, arq's pool
@@ -34,6 +36,7 @@ RELEASE_MARGIN_SECONDS = 5.0
 
 
 class ResilientWorker(Worker):
+    redis_url: str | None = None  # set by worker.app: the pool comes from relay_core.queue
     ready = False
     _backoff = BACKOFF_FIRST_SECONDS
     _outage_since: float | None = None
@@ -53,19 +56,28 @@ class ResilientWorker(Worker):
     async def main(self) -> None:
         while self._pool is None:
             try:
-                self._pool = await create_pool(
-                    self.redis_settings,
-                    job_deserializer=self.job_deserializer,
-                    job_serializer=self.job_serializer,
-                    default_queue_name=self.queue_name,
-                    expires_extra_ms=self.expires_extra_ms,
-                )
+                self._pool = await self._connect()
             except OUTAGE as exc:
                 if self.burst:
                     raise
                 await self._wait_out(exc)
         self._recovered()
         await super().main()
+
+    async def _connect(self) -> ArqRedis:
+        if self.redis_url is not None:  # through the seam: it also serves password Sentinels
+            return await queue.arq_pool(
+                self.redis_url,
+                default_queue_name=self.queue_name,
+                expires_extra_ms=self.expires_extra_ms,
+            )
+        return await create_pool(
+            self.redis_settings,
+            job_deserializer=self.job_deserializer,
+            job_serializer=self.job_serializer,
+            default_queue_name=self.queue_name,
+            expires_extra_ms=self.expires_extra_ms,
+        )
 
     async def _poll_iteration(self) -> None:
         try:

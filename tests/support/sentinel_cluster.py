@@ -15,7 +15,7 @@ DOWN_AFTER_MS = 1000  # how long the primary may be silent before the Sentinels 
 
 
 class SentinelCluster:
-    def __init__(self, password: str | None = None) -> None:
+    def __init__(self, password: str | None = None, sentinel_password: str | None = None) -> None:
         common = ["--repl-diskless-sync-delay", "0"]
         # A password on the primary and the replica (what REDIS_URL's user:password is for);
         # the Sentinels are told it, as production configures them.
@@ -30,6 +30,7 @@ class SentinelCluster:
             appendfsync="everysec",
             extra=[*common, "--replicaof", "127.0.0.1", str(self.primary.port)],
         )
+        self.sentinel_password = sentinel_password  # the Sentinels' own (requirepass)
         self.sentinel_ports = [free_port() for _ in range(3)]
         self.sentinels: list[subprocess.Popen[bytes]] = []
 
@@ -37,13 +38,17 @@ class SentinelCluster:
     def url(self) -> str:
         hosts = ",".join(f"127.0.0.1:{p}" for p in self.sentinel_ports)
         auth = f":{self.password}@" if self.password else ""
-        return f"redis+sentinel://{auth}{hosts}/{SERVICE}/0"
+        query = f"?sentinel_password={self.sentinel_password}" if self.sentinel_password else ""
+        return f"redis+sentinel://{auth}{hosts}/{SERVICE}/0{query}"
 
     def start(self) -> SentinelCluster:
         self.primary.start()
         self.replica.start()
         wait_link_up(self.replica.port, password=self.password)
         auth = f"sentinel auth-pass {SERVICE} {self.password}\n" if self.password else ""
+        if self.sentinel_password:  # each Sentinel's own password, and the one for its peers
+            auth += f"requirepass {self.sentinel_password}\n"
+            auth += f"sentinel sentinel-pass {self.sentinel_password}\n"
         for port in self.sentinel_ports:
             conf = self.primary.dir / f"sentinel-{port}.conf"
             conf.write_text(
@@ -70,7 +75,9 @@ class SentinelCluster:
     def primary_port(self) -> int | None:
         """The primary's port as the Sentinels name it now."""
         for port in self.sentinel_ports:
-            client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1)
+            client = redis.Redis(
+                host="127.0.0.1", port=port, socket_timeout=1, password=self.sentinel_password
+            )
             try:
                 addr = client.execute_command("SENTINEL", "get-master-addr-by-name", SERVICE)
                 return int(addr[1])
@@ -89,9 +96,14 @@ class SentinelCluster:
             time.sleep(0.1)
         raise RuntimeError("the Sentinels did not find the replica and each other in time")
 
-    @staticmethod
-    def _master_state(port: int) -> dict[str, object]:
-        client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1, decode_responses=True)
+    def _master_state(self, port: int) -> dict[str, object]:
+        client = redis.Redis(
+            host="127.0.0.1",
+            port=port,
+            socket_timeout=1,
+            decode_responses=True,
+            password=self.sentinel_password,
+        )
         try:
             state: dict[str, object] = client.sentinel_master(SERVICE)
             return state
