@@ -13,8 +13,8 @@ from aiohttp import web
 
 from ingest.appkeys import REDIS, SETTINGS
 from ingest.auth import require_api_key
+from ingest.bodies import read_body
 from ingest.responses import json_response
-from ingest.webhooks import read_body
 from relay_core import batch_runs, batch_view, batches, deploys, queue
 from relay_core import models as m
 from relay_core.errors import InvalidRequest

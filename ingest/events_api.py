@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import orjson
 from aiohttp import web
 
 from ingest import schemas as s
 from ingest.appkeys import REDIS, SETTINGS
 from ingest.auth import require_api_key
+from ingest.bodies import read_object
 from ingest.responses import json_response
 from relay_core import eventlog, metrics, queue
 from relay_core.errors import InvalidRequest
@@ -35,7 +35,7 @@ async def list_events(request: web.Request) -> web.Response:
 async def replay_events(request: web.Request) -> web.Response:
     """POST /v1/events/replay {"since", "type"?, "run"?}: apply logged events again."""
     require_api_key(request, "admin")
-    body = await _body(request)
+    body = await read_object(request)
     found = await _select(request, body.get("since"), body.get("type"), body.get("run"))
     groups = await eventlog.replay(request.app[REDIS], found)
     metrics.EVENTS_REPLAYED.inc(amount=float(len(found)))
@@ -60,17 +60,6 @@ def _text(name: str, value: object) -> str | None:
     if not isinstance(value, str):
         raise InvalidRequest(f"{name} must be a string")
     return value
-
-
-async def _body(request: web.Request) -> dict[str, object]:
-    raw = await request.read()
-    try:
-        body = orjson.loads(raw) if raw.strip() else {}
-    except orjson.JSONDecodeError:
-        raise InvalidRequest("body must be JSON") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("body must be a JSON object")
-    return body
 
 
 def _offset(cursor: str | None) -> int:

@@ -15,8 +15,8 @@ from pydantic import BaseModel, ValidationError
 
 from ingest.appkeys import REDIS, SETTINGS
 from ingest.auth import require_api_key
+from ingest.bodies import read_body
 from ingest.responses import json_response
-from ingest.webhooks import read_body
 from relay_core.errors import InvalidRequest
 from relay_core.models import describe
 from relay_core.notify import delivery, ssrf, store

@@ -12,11 +12,11 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
-import orjson
 from aiohttp import web
 
 from ingest.appkeys import REDIS, RULES, SETTINGS
 from ingest.auth import require_api_key
+from ingest.bodies import read_object
 from ingest.responses import json_response
 from relay_core import deploys, versions
 from relay_core.deploys import Subject
@@ -38,23 +38,12 @@ def _rule(request: web.Request) -> Rule:
     return rule
 
 
-async def _json(request: web.Request) -> dict[str, Any]:
-    raw = await request.read()
-    try:
-        body = orjson.loads(raw) if raw.strip() else {}
-    except orjson.JSONDecodeError:
-        raise InvalidRequest("body must be JSON") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest("body must be a JSON object")
-    return body
-
-
 async def rollback_rule(request: web.Request) -> web.Response:
     """POST /v1/rules/{name}/rollback `{"to": "3" | "previous", "subject"?}`: deploy an earlier
     version's steps as a new version."""
     require_api_key(request, "deploy")
     rule = _rule(request)
-    body = await _json(request)
+    body = await read_object(request)
     to = versions.check_rollback(rule, body)
     subject = Subject("rollback", _subject(body.get("subject"), to))
     did, created = await deploys.claim(

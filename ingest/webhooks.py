@@ -8,21 +8,13 @@ import time
 from aiohttp import web
 
 from ingest.appkeys import SETTINGS, SINK
+from ingest.bodies import read_body
 from ingest.responses import json_response
 from relay_core import metrics, signing
-from relay_core.errors import ApiError, InvalidSignature, PayloadTooLarge
+from relay_core.errors import ApiError, InvalidSignature
 from relay_core.events import parse_envelope
 
 log = logging.getLogger(__name__)
-
-
-async def read_body(request: web.Request, limit: int) -> bytes:
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"body is larger than {limit} bytes")
-    body = await request.read()
-    if len(body) > limit:
-        raise PayloadTooLarge(f"body is larger than {limit} bytes")
-    return body
 
 
 async def extend_webhook(request: web.Request) -> web.Response:

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from typing import Any
 
-import aiohttp
 import orjson
 
-from relay_cli.config import load_settings
-from relay_core.settings import ConfigError, Settings
+from relay_cli.client import call, failed
+from relay_cli.config import client_settings
 
 COLUMNS = ("id", "status", "provider", "target", "version", "detail", "createdAt")
 
@@ -52,15 +50,11 @@ def _list_args(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_deploys(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    if settings.relay_api_key is None:
-        raise ConfigError("RELAY_API_KEY is not set: `relay deploys` calls the /v1 API with it")
+    settings = client_settings("deploys")
     method, path, params, body = _request(args)
-    status, answer = asyncio.run(_call(settings, method, path, params, body))
+    status, answer = asyncio.run(call(settings, method, path, params, body))
     if status >= 400:
-        error = answer.get("error", {}) if isinstance(answer, dict) else {}
-        print(f"relay: HTTP {status} {error.get('code')}: {error.get('message')}", file=sys.stderr)
-        return 1
+        return failed(status, answer)
     print(
         orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode()
         if args.json
@@ -88,22 +82,6 @@ def _request(args: argparse.Namespace) -> tuple[str, str, dict[str, str], Any]:
         if getattr(args, name):
             params[name] = getattr(args, name)
     return "GET", "/v1/deploys", params, None
-
-
-async def _call(
-    settings: Settings, method: str, path: str, params: dict[str, str], body: Any
-) -> tuple[int, Any]:
-    key = settings.relay_api_key.get_secret_value() if settings.relay_api_key else ""
-    headers = {"Authorization": f"Bearer {key}"}
-    timeout = aiohttp.ClientTimeout(total=30)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
-        url = settings.relay_url.rstrip("/") + path
-        data = None if body is None else orjson.dumps(body)
-        if data is not None:
-            headers["content-type"] = "application/json"
-        async with session.request(method, url, params=params, data=data, headers=headers) as r:
-            raw = await r.read()
-            return r.status, orjson.loads(raw) if raw else None
 
 
 def render(args: argparse.Namespace, answer: Any) -> str:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from typing import Any
 
 import orjson
 
-from relay_cli.deploys import _call, table
+from relay_cli.client import call, failed
+from relay_cli.config import client_settings
+from relay_cli.deploys import table
 from relay_core.settings import ConfigError
 
 COLUMNS = ("id", "kind", "tries", "lastFailedAt", "error")
@@ -51,17 +52,11 @@ def request(args: argparse.Namespace) -> tuple[str, str, dict[str, str]]:
 
 
 def cmd_dlq(args: argparse.Namespace) -> int:
-    from relay_cli.main import load_settings  # main imports this module: resolve at call time
-
-    settings = load_settings()
-    if settings.relay_api_key is None:
-        raise ConfigError("RELAY_API_KEY is not set: `relay dlq` calls the /v1 API with it")
+    settings = client_settings("dlq")
     method, path, params = request(args)
-    status, answer = asyncio.run(_call(settings, method, path, params, None))
+    status, answer = asyncio.run(call(settings, method, path, params, None))
     if status >= 400:
-        error = answer.get("error", {}) if isinstance(answer, dict) else {}
-        print(f"relay: HTTP {status} {error.get('code')}: {error.get('message')}", file=sys.stderr)
-        return 1
+        return failed(status, answer)
     print(
         orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode()
         if args.json

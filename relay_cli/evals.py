@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
 
-from relay_cli.config import load_settings
-from relay_cli.deploys import _call, table
-from relay_core.settings import ConfigError
+from relay_cli.client import call, failed
+from relay_cli.config import client_settings
+from relay_cli.deploys import table
 
 WORST_SHOWN = 10
 
@@ -33,18 +32,14 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_evals(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    if settings.relay_api_key is None:
-        raise ConfigError("RELAY_API_KEY is not set: `relay evals` calls the /v1 API with it")
+    settings = client_settings("evals")
     if args.action == "show":
         path, params = f"/v1/evals/{args.eval_id}", {}
     else:
         path, params = "/v1/evals", {"limit": str(args.limit)}
-    status, answer = asyncio.run(_call(settings, "GET", path, params, None))
+    status, answer = asyncio.run(call(settings, "GET", path, params, None))
     if status >= 400:
-        error = answer.get("error", {}) if isinstance(answer, dict) else {}
-        print(f"relay: HTTP {status} {error.get('code')}: {error.get('message')}", file=sys.stderr)
-        return 1
+        return failed(status, answer)
     if args.json:
         print(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode())
     elif args.action == "show":

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from typing import Any
 
 import orjson
 
-from relay_cli.deploys import _call, table
-from relay_core.settings import ConfigError
+from relay_cli.client import call, failed
+from relay_cli.config import client_settings
+from relay_cli.deploys import table
 
 
 def add_parser(sub: Any) -> None:
@@ -44,17 +44,11 @@ def request(args: argparse.Namespace) -> tuple[str, str, dict[str, str], Any]:
 
 
 def cmd_events(args: argparse.Namespace) -> int:
-    from relay_cli.main import load_settings  # main imports this module: resolve at call time
-
-    settings = load_settings()
-    if settings.relay_api_key is None:
-        raise ConfigError("RELAY_API_KEY is not set: `relay events` calls the /v1 API with it")
+    settings = client_settings("events")
     method, path, params, body = request(args)
-    status, answer = asyncio.run(_call(settings, method, path, params, body))
+    status, answer = asyncio.run(call(settings, method, path, params, body))
     if status >= 400:
-        error = answer.get("error", {}) if isinstance(answer, dict) else {}
-        print(f"relay: HTTP {status} {error.get('code')}: {error.get('message')}", file=sys.stderr)
-        return 1
+        return failed(status, answer)
     if args.json:
         print(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode())
     elif args.action == "replay":

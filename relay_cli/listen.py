@@ -19,8 +19,9 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+from relay_cli.client import failed
 from relay_cli.config import client_settings
-from relay_cli.submit import _call, _failed
+from relay_cli.submit import _call
 from relay_core.notify.events import ALL_EVENTS
 from relay_core.notify.signing import SignatureError, verify
 from relay_core.settings import Settings
@@ -122,7 +123,7 @@ async def listen(
                 http, settings, "POST", "/v1/subscriptions", {"url": target, "events": events}
             )
             if status >= 400:
-                return _failed(status, sub)
+                return failed(status, sub)
             listener.secret = sub["secret"]
             print(
                 f"Ready! Listening on {target} as {sub['id']} for {', '.join(sub['events'])}\n"

@@ -11,7 +11,8 @@ import aiohttp
 from rich.console import Console
 from rich.table import Table
 
-from relay_cli.submit import _call, _failed, _settings
+from relay_cli.client import failed
+from relay_cli.submit import _call, _settings
 
 
 def add_parser(sub: Any) -> None:
@@ -28,7 +29,7 @@ async def _queue() -> int:
     async with aiohttp.ClientSession() as http:
         status, answer = await _call(http, settings, "GET", "/v1/queue")
     if status >= 400:
-        return _failed(status, answer)
+        return failed(status, answer)
     table = Table(title=f"send queue ({answer['filesPerMinute']} files/min)")
     for name in ("batch", "producer", "priority", "weight", "share", "files left", "eta"):
         table.add_column(name, justify="right" if name != "batch" else "left")

@@ -17,6 +17,7 @@ import orjson
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 
+from relay_cli.client import failed
 from relay_cli.config import load_settings
 from relay_cli.upload import UploadFailed, id_entries, sort_inputs, text_entries, upload_all
 from relay_core.settings import ConfigError, Settings
@@ -122,12 +123,6 @@ async def _call(
         return resp.status, await resp.json(content_type=None)
 
 
-def _failed(status: int, answer: Any) -> int:
-    error = answer.get("error", {}) if isinstance(answer, dict) else {}
-    print(f"relay: HTTP {status} {error.get('code')}: {error.get('message')}", file=sys.stderr)
-    return 1
-
-
 async def _submit(
     settings: Settings,
     head: dict[str, Any],
@@ -145,7 +140,7 @@ async def _submit(
             http, settings, "POST", "/v1/batches", {**head, "files": files}
         )
         if status >= 400:
-            return _failed(status, answer)
+            return failed(status, answer)
         print(answer["batchId"], flush=True)
         if answer.get("callbackSecret"):
             print(f"callback secret: {answer['callbackSecret']}", file=sys.stderr, flush=True)
@@ -158,7 +153,7 @@ async def _status(settings: Settings, batch_id: str, watch: bool) -> int:
             return await _watch(http, settings, batch_id)
         status, view = await _call(http, settings, "GET", f"/v1/batches/{batch_id}")
         if status >= 400:
-            return _failed(status, view)
+            return failed(status, view)
         _print_view(view)
         return 0
 
@@ -192,7 +187,7 @@ async def _watch(http: aiohttp.ClientSession, settings: Settings, batch_id: str)
         while True:
             status, view = await _call(http, settings, "GET", f"/v1/batches/{batch_id}")
             if status >= 400:
-                return _failed(status, view)
+                return failed(status, view)
             counts = {**view["runs"], "NOT SUBMITTED": view["notSubmitted"]}
             _show_sending(progress, bars, view)
             for name, value in counts.items():

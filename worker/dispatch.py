@@ -16,6 +16,7 @@ import logging
 import time
 from typing import Any, cast
 
+from relay_core import keys
 from relay_core.scheduler import state as scheduler
 from relay_core.scheduler.state import LOOKAHEAD_MS, Scheduler
 
@@ -63,7 +64,7 @@ async def dispatch_startup(ctx: dict[str, Any]) -> None:
     await scheduler.kick(redis)
     # A lease left by a dispatcher killed with this worker's predecessor outlives the restart:
     # a job due when it lapses takes over (or finds another dispatcher at work and ends).
-    left = int(await redis.pttl(scheduler.lease_key()))
+    left = int(await redis.pttl(keys.SCHED_LEASE))
     if left > 0:
         await scheduler.start_later(redis, left + 100)
 

@@ -35,10 +35,6 @@ class Taken:
     files: int = 0
 
 
-def lease_key() -> str:
-    return keys.SCHED_LEASE
-
-
 def new_token() -> str:
     return uuid.uuid4().hex[:16]
 
