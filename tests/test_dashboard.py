@@ -49,7 +49,7 @@ def demo() -> Iterator[KeptDemo]:
 
 @pytest.mark.timeout(240)
 async def test_dashboard_shows_the_demo(demo: KeptDemo) -> None:
-    from playwright.async_api import async_playwright
+    from playwright.async_api import async_playwright, expect
 
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -69,9 +69,10 @@ async def test_dashboard_shows_the_demo(demo: KeptDemo) -> None:
             deploy_text = await deploy.inner_text()
             assert "promote-draft" in deploy_text
             assert "deployed" in deploy_text
-            assert await page.inner_text("#reviews-count") == "0"  # the demo reviewed them all
-            assert await page.inner_text("#dead-letters-count") == "0"
-            assert "No dead letters." in await page.inner_text("#dead-letters")
+            # Each section loads on its own fetch: wait for each (expect retries until it holds).
+            await expect(page.locator("#reviews-count")).to_have_text("0")  # all reviewed
+            await expect(page.locator("#dead-letters-count")).to_have_text("0")
+            await expect(page.locator("#dead-letters")).to_contain_text("No dead letters.")
             # The key is kept: a reload goes straight to the board.
             await page.reload()
             await page.locator("#batches tbody tr").filter(has_text=demo.batch_id).wait_for()
