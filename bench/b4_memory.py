@@ -101,25 +101,21 @@ def batch_runs_bytes() -> tuple[float, str]:
     return (after - before) / BATCH_FILES, (state or b"").decode()
 
 
-BUCKET_RUNS = 1000  # runs finishing in one time bucket (an hour at ~24,000 runs a day)
-
-
-def bucket_lists_bytes(client: redis.Redis) -> float:
-    """What expiring by time bucket would add per run instead of a TTL: each finished run's id
-    in its bucket's list (one TTL per list). Measured, not used by the product: the run hashes
-    would still need deleting by a sweeper, as no TTL is on them (see the README's B4 notes)."""
+def ttl_each_bytes(client: redis.Redis) -> float:
+    """What a TTL on each run would add instead (the product's expiry before issue 13's B4
+    work): measured on the runs kept without one, so both figures come from the same run."""
     before = used_memory(client)
-    for start in range(0, RUNS, BUCKET_RUNS):
-        key = f"relay:expiry-bucket:{start // BUCKET_RUNS}"
-        ids = [f"workflow_run_b2_{i:08d}" for i in range(start, min(RUNS, start + BUCKET_RUNS))]
-        client.rpush(key, *ids)
-        client.pexpire(key, 30 * 86_400_000)
+    for start in range(0, RUNS, 10_000):
+        with client.pipeline(transaction=False) as pipe:
+            for i in range(start, min(RUNS, start + 10_000)):
+                pipe.pexpire(f"relay:run:workflow_run_b2_{i:08d}", 30 * 86_400_000)
+            pipe.execute()
     return (used_memory(client) - before) / RUNS
 
 
 def tracked_runs(extra_env: dict[str, str]) -> tuple[float, float, int, float, float]:
-    """Bytes per tracked run, per remembered event id, MEMORY USAGE of one run key, what
-    time-bucket lists would add per run, and per event in the event log."""
+    """Bytes per tracked run, per remembered event id, MEMORY USAGE of one run key, what a TTL
+    on each run would add, and per event in the event log."""
     with redis_server() as url:
         client = redis.Redis.from_url(url)
         before = used_memory(client)
@@ -139,26 +135,27 @@ def tracked_runs(extra_env: dict[str, str]) -> tuple[float, float, int, float, f
             client.delete(key)  # the event log (EVENT_LOG_DAYS), counted per event below
         runs_only = used_memory(client)
         sample = client.memory_usage(b"relay:run:workflow_run_b2_00000001") or 0
-        buckets = bucket_lists_bytes(client)
+        ttl_each = ttl_each_bytes(client)
         client.close()
     per_event = (with_events - with_log) / RUNS
-    return (runs_only - before) / RUNS, per_event, sample, buckets, (with_log - runs_only) / RUNS
+    return (runs_only - before) / RUNS, per_event, sample, ttl_each, (with_log - runs_only) / RUNS
 
 
 def run() -> dict[str, Any]:
-    per_run, per_event, sample, bucket_lists, logged = tracked_runs({"RETENTION_DAYS": "0"})
-    # Retention on (RETENTION_DAYS=30, the default): a TTL on every finished run.
-    per_run_retained, _, _, _, _ = tracked_runs({"RETENTION_DAYS": "30"})
+    per_run, per_event, sample, ttl_each, logged = tracked_runs({"RETENTION_DAYS": "0"})
+    # Retention on (RETENTION_DAYS=30, the default): each finished run in its hour's expiry list.
+    per_run_retained, _, retained_sample, _, _ = tracked_runs({"RETENTION_DAYS": "30"})
     per_batch_run, batch_state = batch_runs_bytes()
     return {
         "scenario": "B4 memory",
         "runs": RUNS,
         "bytes_per_run": round(per_run, 1),
         "bytes_per_run_with_retention": round(per_run_retained, 1),
-        "bytes_per_run_bucketed_expiry": round(per_run + bucket_lists, 1),
+        "bytes_per_run_ttl_each_instead": round(per_run + ttl_each, 1),
         "bytes_per_event_id": round(per_event, 1),
         "bytes_per_logged_event": round(logged, 1),
         "memory_usage_of_one_run_key": sample,
+        "memory_usage_of_one_run_key_retained": retained_sample,
         "bytes_per_batch_run": round(per_batch_run, 1),
         "batch_state_after_apply": batch_state,
         "goals": {

@@ -2,7 +2,9 @@
 
 Months are compressed into a couple of minutes by shortening the clocks the relay keeps data
 by: each finished run expires RETENTION_S seconds after it ends (the production default is 30
-days) and its event's dedupe claim after a tenth of that (3 days against 30). Runs arrive at a
+days), by buckets of BUCKET_S (an hour in production) that the real sweep (relay_core.runexpiry,
+every SWEEP_S here, every minute in the worker) deletes, and its event's dedupe claim expires
+after a tenth of the retention (3 days against 30). Runs arrive at a
 steady RATE through the real apply script (relay_core.runstore: the same Lua as the worker) and
 the dedupe claim the receiver writes. Redis's used_memory is sampled every half second: it
 rises while the first retention window fills, then plateaus, because expiry removes as much as
@@ -24,7 +26,7 @@ import orjson
 import redis as sync_redis
 
 from bench.procs import redis_server
-from relay_core import keys
+from relay_core import keys, runexpiry
 from relay_core.events import RunUpdate
 from relay_core.redis import connect
 from relay_core.runstore import RunStore
@@ -35,6 +37,8 @@ RATE = 5_000  # runs per second (what one Python feeder sustains on 2 busy cores
 RETENTION_S = 20.0
 STEP = 1000  # runs per pipeline
 SAMPLE_S = 0.5
+BUCKET_S = 1.0
+SWEEP_S = 0.5
 
 
 def update(i: int) -> RunUpdate:
@@ -49,7 +53,7 @@ def update(i: int) -> RunUpdate:
 
 async def feed(url: str, runs: int, rate: float, retention_ms: int) -> float:
     redis = connect(url)
-    store = RunStore(redis, 20, retention_ms)
+    store = RunStore(redis, 20, retention_ms, expiry_bucket_ms=int(BUCKET_S * 1000))
     started = time.monotonic()
     for start in range(0, runs, STEP):
         ids = range(start, min(runs, start + STEP))
@@ -67,6 +71,18 @@ async def feed(url: str, runs: int, rate: float, retention_ms: int) -> float:
     return time.monotonic() - started
 
 
+async def sweep(url: str, done: asyncio.Event, retention_ms: int) -> int:
+    """The worker's sweep, on the compressed clock."""
+    redis = connect(url)
+    deleted = 0
+    while not done.is_set():
+        now = int(time.time() * 1000)
+        deleted += await runexpiry.sweep(redis, now, retention_ms, int(BUCKET_S * 1000))
+        await asyncio.sleep(SWEEP_S)
+    await redis.aclose()
+    return deleted
+
+
 async def sample(url: str, done: asyncio.Event, points: list[tuple[float, int, int]]) -> None:
     client = sync_redis.Redis.from_url(url)
     started = time.monotonic()
@@ -81,10 +97,12 @@ async def soak(url: str, runs: int, rate: float, retention_s: float) -> dict[str
     points: list[tuple[float, int, int]] = []
     done = asyncio.Event()
     sampler = asyncio.create_task(sample(url, done, points))
+    sweeper = asyncio.create_task(sweep(url, done, int(retention_s * 1000)))
     seconds = await feed(url, runs, rate, int(retention_s * 1000))
     await asyncio.sleep(1.0)
     done.set()
     await sampler
+    swept = await sweeper
     base = points[0][1]
     # The plateau: the last retention window of the feed, when expiry keeps pace with arrivals.
     window = [p for p in points if seconds - retention_s * 0.75 <= p[0] <= seconds]
@@ -96,6 +114,8 @@ async def soak(url: str, runs: int, rate: float, retention_s: float) -> dict[str
         "runs": runs,
         "rate_per_s": rate,
         "retention_s": retention_s,
+        "expiry_bucket_s": BUCKET_S,
+        "runs_swept": swept,
         "feed_seconds": round(seconds, 1),
         "rate_reached_per_s": round(runs / seconds),
         "plateau_bytes": plateau,

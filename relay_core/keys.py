@@ -11,6 +11,9 @@ RUN = PREFIX + "run:"  # + runId -> hash with the run's tracked state
 IDEMPOTENCY = PREFIX + "idem:"  # + api key hash + Idempotency-Key -> first answer
 METRICS = PREFIX + "metrics"  # hash: every process's counters, summed (relay_core.metrics)
 REVIEWS = PREFIX + "reviews"  # sorted set runId by NEEDS_REVIEW time (may hold stale ids)
+# Finished runs expire by the hour (relay_core.runexpiry), not by a TTL each:
+RUN_EXPIRY = PREFIX + "run-expiry:"  # + bucket (epoch hours) -> list of runIds finished in it
+RUN_EXPIRY_BUCKETS = PREFIX + "run-expiry-buckets"  # sorted set of those buckets, by bucket
 
 
 def event_seen(event_id: str) -> str:
@@ -23,6 +26,10 @@ def event_group(group_id: str) -> str:
 
 def run(run_id: str) -> str:
     return RUN + run_id
+
+
+def run_expiry(bucket: int) -> str:
+    return RUN_EXPIRY + str(bucket)
 
 
 BATCH = PREFIX + "batch:"  # + batchId -> hash: definition, state and per-status counters
@@ -171,6 +178,8 @@ FAMILIES: tuple[tuple[str, str], ...] = (
     (EVENT_GROUP, "event-group"),
     (EVENT_TYPES, "event-types"),
     (RUN, "run"),
+    (RUN_EXPIRY, "run-expiry"),
+    (RUN_EXPIRY_BUCKETS, "run-expiry-buckets"),
     (IDEMPOTENCY, "idempotency"),
     (METRICS, "metrics"),
     (REVIEWS, "reviews"),

@@ -23,15 +23,19 @@ local function complete_check(bkey, job_key, queue, job, job_id, now)
 end
 """
 
-# KEYS: run, batch, the file's runmap bucket, completion job key, arq queue, open runs (optional)
+# KEYS: run, batch, the file's runmap bucket, completion job key, arq queue, open runs, the
+#       run-expiry list of this hour, the run-expiry bucket index (relay_core.runexpiry)
 # ARGV: status ('' = no status change), eventId, now ms, history limit, fields (JSON object of
 #       hash fields to set), run id, file index ('' = not a relay batch run), job bytes, job id,
-#       retention ms of a terminal run (0 = kept)
+#       retention ms of a terminal run (0 = kept), expiry bucket, expiry list TTL ms
 APPLY_RUN = (
     _COMPLETE_CHECK
     + """
 local RANK = {PENDING=0, PROCESSING=1, NEEDS_REVIEW=2, CANCELLING=3,
   PROCESSED=4, REJECTED=4, FAILED=4, CANCELLED=4}
+-- One letter per status in the history (relay_core.runstore.HISTORY_CODES reads them back).
+local CODE = {PENDING='P', PROCESSING='R', NEEDS_REVIEW='N', CANCELLING='L',
+  PROCESSED='D', REJECTED='J', FAILED='F', CANCELLED='C'}
 local COUNTED = {CANCELLING='PROCESSING'}
 local rkey, new, now = KEYS[1], ARGV[1], ARGV[3]
 local fields = cjson.decode(ARGV[5])
@@ -49,15 +53,21 @@ if cur and RANK[cur] >= RANK[new] then return {0, cur, 0, 0} end
 local args = {'s', new, 'u', now}
 for k, v in pairs(fields) do args[#args + 1] = k; args[#args + 1] = v end
 redis.call('HSET', rkey, unpack(args))
-redis.call('HSETNX', rkey, 'f', now)
+local first = now
+if redis.call('HSETNX', rkey, 'f', now) == 0 then first = redis.call('HGET', rkey, 'f') end
 -- Runs not yet terminal, by last change: the reconciliation asks the platform about old ones.
 if KEYS[6] then
   if RANK[new] == 4 then redis.call('ZREM', KEYS[6], ARGV[6])
   else redis.call('ZADD', KEYS[6], now, ARGV[6]) end
 end
--- A run is kept while open and for the retention once terminal (status never moves back).
+-- A run is kept while open and for the retention once terminal (status never moves back):
+-- its id joins the list of the hour it finished in, which the sweep deletes runs by.
 if RANK[new] == 4 and tonumber(ARGV[10] or '0') > 0 then
-  redis.call('PEXPIRE', rkey, ARGV[10])
+  if redis.call('RPUSH', KEYS[7], ARGV[6]) == 1 then
+    redis.call('PEXPIRE', KEYS[7], ARGV[12])
+    redis.call('ZADD', KEYS[8], ARGV[11], ARGV[11])
+    redis.call('PEXPIRE', KEYS[8], ARGV[12])
+  end
 end
 local review_done = 0
 if new == 'NEEDS_REVIEW' then redis.call('HSET', rkey, 'nr', '1') end
@@ -66,11 +76,12 @@ if new == 'REJECTED' or (new == 'PROCESSED' and
   redis.call('HSET', rkey, 'rc', '1')
   review_done = 1
 end
--- History as a ring of small fields ("seq|status|eventId|ms"): values under 64 bytes keep the
--- hash in Redis's compact listpack encoding (about a third of the memory of a hashtable).
+-- History as a ring of small fields ("<status letter><eventId>|<ms since f>"; the order follows
+-- from the slot and 'hn'): values under 64 bytes keep the hash in Redis's compact listpack
+-- encoding (about a third of the memory of a hashtable), and short ones a smaller allocation.
 local seq = redis.call('HINCRBY', rkey, 'hn', 1)
 redis.call('HSET', rkey, 'h' .. ((seq - 1) % tonumber(ARGV[4])),
-  seq .. '|' .. new .. '|' .. ARGV[2] .. '|' .. now)
+  CODE[new] .. ARGV[2] .. '|' .. (tonumber(now) - tonumber(first)))
 local completed = 0
 local fi = ARGV[7]
 if fi ~= '' and redis.call('EXISTS', KEYS[2]) == 1 then

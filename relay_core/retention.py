@@ -1,7 +1,7 @@
 """Retention: finished work expires after RETENTION_DAYS, and so do the indexes that list it.
 
-Records expire by their own TTL (a terminal run, a completed batch with its keys, a final
-deploy, a dead letter). An index (a sorted set by time) is trimmed by the same clock whenever it
+Records expire by their own TTL (a completed batch with its keys, a final deploy, a dead
+letter), or, finished runs, by the hour they finished in (relay_core.runexpiry). An index (a sorted set by time) is trimmed by the same clock whenever it
 is written, and expires a retention after its last write, so it neither grows beyond its window
 nor outlives what it lists. `ttl_report` is how tests, the soak and operators check that no
 family of keys without a TTL grows with the work done.
@@ -15,7 +15,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from relay_core import keys
+from relay_core import keys, runexpiry
 
 
 def touch_index(pipe: Any, key: str, now_ms: int, retention_ms: int) -> None:
@@ -60,15 +60,17 @@ class TtlReport:
 async def ttl_report(redis: Redis) -> TtlReport:
     """Walk every key (SCAN): for tests and operators, not for a hot path."""
     report = TtlReport()
+    by_sweep = await runexpiry.scheduled_runs(redis)  # no TTL of their own, yet expiring
     async for raw in redis.scan_iter(count=1000):
         async with redis.pipeline(transaction=False) as pipe:
             pipe.pttl(raw)
             pipe.memory_usage(raw, samples=0)
             ttl, size = await pipe.execute()
-        family = keys.family_of(raw.decode(errors="replace"))
-        if ttl == -1:
+        name = raw.decode(errors="replace")
+        family = keys.family_of(name)
+        if ttl == -1 and name not in by_sweep:
             report.count[family] += 1
             report.memory[family] += int(size or 0)
-        elif ttl > 0:
-            report.expiring[family] += 1
+        else:
+            report.expiring[family] += ttl != -2  # -2: gone since the scan listed it
     return report

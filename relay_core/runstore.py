@@ -10,7 +10,7 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
-from relay_core import keys, lua, queue, runmap
+from relay_core import keys, lua, queue, runexpiry, runmap
 from relay_core.events import RunUpdate
 from relay_core.params import is_digits
 
@@ -46,10 +46,17 @@ class ApplyResult:
 
 
 class RunStore:
-    def __init__(self, redis: Redis, history_limit: int = 20, retention_ms: int = 0) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        history_limit: int = 20,
+        retention_ms: int = 0,
+        expiry_bucket_ms: int = runexpiry.BUCKET_MS,
+    ) -> None:
         self.redis = redis
         self.history_limit = history_limit
         self.retention_ms = retention_ms  # 0: terminal runs never expire
+        self.expiry_bucket_ms = expiry_bucket_ms  # shorter only in the soak's compressed time
         self._sha = hashlib.sha1(lua.APPLY_RUN.encode()).hexdigest()  # noqa: S324 (Redis's id)
 
     def queue_apply(self, pipe: Any, update: RunUpdate, event_id: str, now_ms: int) -> None:
@@ -64,6 +71,8 @@ class RunStore:
             queue.JOB_KEY_PREFIX + job_id,
             queue.QUEUE,
             keys.OPEN_RUNS,
+            keys.run_expiry(bucket := runexpiry.bucket_of(now_ms, self.expiry_bucket_ms)),
+            keys.RUN_EXPIRY_BUCKETS,
         ]
         args = [
             update.status or "",
@@ -76,6 +85,8 @@ class RunStore:
             job,
             job_id,
             self.retention_ms,
+            bucket,
+            runexpiry.list_ttl_ms(self.retention_ms, self.expiry_bucket_ms),
         ]
         # evalsha directly: a pipeline holding Script objects costs a SCRIPT EXISTS per execute.
         pipe.evalsha(self._sha, len(run_keys), *run_keys, *args)
@@ -148,13 +159,37 @@ def _metadata(h: dict[str, str]) -> dict[str, Any]:
     return metadata
 
 
+# The history's status letters (relay_core.lua.APPLY_RUN writes them).
+HISTORY_CODES = {
+    "P": "PENDING",
+    "R": "PROCESSING",
+    "N": "NEEDS_REVIEW",
+    "L": "CANCELLING",
+    "D": "PROCESSED",
+    "J": "REJECTED",
+    "F": "FAILED",
+    "C": "CANCELLED",
+}
+
+
 def _history(h: dict[str, str]) -> list[dict[str, Any]]:
+    """The ring's entries, oldest first: slot i holds the newest sequence number s <= hn with
+    (s - 1) % slots == i. Entries written before the compact form carry "seq|STATUS|id|ms"."""
+    slots = [int(name[1:]) for name in h if name[:1] == "h" and is_digits(name[1:])]
+    newest, first = int(h.get("hn") or len(slots)), int(h.get("f") or 0)
     entries = []
-    for name, value in h.items():
-        if name[:1] == "h" and is_digits(name[1:]):
-            seq, status, rest = value.split("|", 2)
+    for slot in slots:
+        value = h[f"h{slot}"]
+        if value[:1].isdigit():  # the older form, with its own sequence number and time
+            _, status, rest = value.split("|", 2)
             event_id, _, at = rest.rpartition("|")
-            entries.append((int(seq), {"status": status, "eventId": event_id, "at": _iso(int(at))}))
+            ms = int(at)
+        else:
+            status = HISTORY_CODES.get(value[:1], value[:1])
+            event_id, _, delta = value[1:].rpartition("|")
+            ms = first + int(delta)
+        seq = newest - (newest - 1 - slot) % len(slots)
+        entries.append((seq, {"status": status, "eventId": event_id, "at": _iso(ms)}))
     return [entry for _, entry in sorted(entries, key=lambda e: e[0])]
 
 

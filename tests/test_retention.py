@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
-from relay_core import keys, metrics, queue, retention, runmap
+from relay_core import keys, metrics, queue, retention, runexpiry, runmap
 from relay_core.settings import Settings
 from tests.batches.support import (
     WF,
@@ -23,6 +23,7 @@ from tests.conftest import make_settings, run_worker_burst
 from tests.support.signing import event, extend_headers, run_payload
 
 DAY_MS = 86_400_000
+HOUR_MS = 3_600_000
 
 
 async def test_a_run_expires_only_once_terminal(
@@ -37,11 +38,16 @@ async def test_a_run_expires_only_once_terminal(
         resp = await client.post("/webhooks/extend", data=body, headers=extend_headers(body))
         assert resp.status == 200
         await run_worker_burst(worker_settings)
-        ttl = await redis.pttl(keys.run(run_id))
-        if status == "NEEDS_REVIEW":
-            assert ttl == -1  # open: kept however long the review takes
-        else:
-            assert 2 * DAY_MS - 60_000 < ttl <= 2 * DAY_MS
+        scheduled = keys.run(run_id) in await runexpiry.scheduled_runs(redis)
+        # Open: kept however long the review takes. Terminal: in its hour's expiry list.
+        assert scheduled is (status == "PROCESSED")
+        assert await redis.pttl(keys.run(run_id)) == -1  # no TTL per run (runexpiry says why)
+    # The sweep deletes it once its hour is past the retention, not before.
+    finished = int(await redis.hget(keys.run(run_id), "u") or 0)
+    due = (finished // HOUR_MS + 1) * HOUR_MS + 2 * DAY_MS
+    assert await runexpiry.sweep(redis, due - 1, 2 * DAY_MS) == 0
+    assert await runexpiry.sweep(redis, due, 2 * DAY_MS) == 1
+    assert not await redis.exists(keys.run(run_id))
     # The default keeps a finished run 30 days; RETENTION_DAYS=0, an explicit choice, keeps it.
     assert settings.retention_days == 30
     for n, days in enumerate((30, 0)):
@@ -51,8 +57,8 @@ async def test_a_run_expires_only_once_terminal(
         assert resp.status == 200
         await run_worker_burst(make_settings(settings.redis_url, RETENTION_DAYS=days))
         assert await redis.hget(keys.run(run_id), "s") == b"PROCESSED"
-        ttl = await redis.pttl(keys.run(run_id))
-        assert (30 * DAY_MS - 60_000 < ttl <= 30 * DAY_MS) if days else ttl == -1
+        scheduled = keys.run(run_id) in await runexpiry.scheduled_runs(redis)
+        assert scheduled is bool(days)
 
 
 async def test_a_finished_batch_expires_with_every_key_it_owns(
@@ -74,8 +80,7 @@ async def test_a_finished_batch_expires_with_every_key_it_owns(
             assert 0 < await redis.pttl(key) <= 3 * DAY_MS, key
         run_ids = await runmap.all_run_ids(redis, batch_id, 70)
         assert len(run_ids) == 70
-        for run_id in run_ids:
-            assert 0 < await redis.pttl(keys.run(run_id)) <= 3 * DAY_MS
+        assert {keys.run(r) for r in run_ids} <= await runexpiry.scheduled_runs(redis)
 
         # Past the retention (the expiry itself is Redis's): the batch leaves the listing cleanly.
         await redis.delete(*owned)

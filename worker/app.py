@@ -35,6 +35,7 @@ from worker.notify import (
 )
 from worker.reconcile import RECONCILE_JOB_TIMEOUT_SECONDS, reconcile
 from worker.resilience import ResilientWorker
+from worker.retention import SWEEP_JOB_TIMEOUT_SECONDS, sweep_runs
 
 # Below a PaaS's shutdown grace period (Heroku 30 s); a killed job's in-progress key expires
 # after its timeout + 10 s, so another worker picks it up again within a minute.
@@ -112,6 +113,13 @@ def cron_jobs() -> list[CronJob]:
             name="cron:" + queue.RECONCILE,
             second=7,
             timeout=RECONCILE_JOB_TIMEOUT_SECONDS,
+            max_tries=1,
+        ),
+        cron(
+            cast(Any, sweep_runs),
+            name="cron:run-expiry",
+            second=37,
+            timeout=SWEEP_JOB_TIMEOUT_SECONDS,
             max_tries=1,
         ),
         cron(
