@@ -94,6 +94,15 @@ async def test_worker_sigkilled_three_times_every_file_one_run(
                 await release_killed_jobs(st, redis)
                 worker.start()
             view = await st.wait_done(batch_id, timeout=60)
+
+            # The runs can complete the batch (their webhooks) before the retried chunk job has
+            # looked up and settled a send the kill left `sending`: wait for that too.
+            async def settled() -> bool:
+                nonlocal view
+                view = (await st.call("GET", f"/v1/batches/{batch_id}"))[1]
+                return bool(view["chunks"]["submitted"] == CHUNKS)
+
+            await wait_for(settled, timeout=60)
         finally:
             worker.stop()
 
