@@ -40,6 +40,8 @@ local function rkey(idx)
 end
 if redis.call('EXISTS', bkey) == 0 then return -1 end
 local st = redis.call('HGET', ckey, 'state')
+-- A chunk a failover lost (with its cut: the dispatcher cuts it again) is not written to.
+if not st then return -2 end
 if st == 'sent' or st == 'failed' or st == 'cancelled' then return 0 end
 local field = 'submitFailed'
 if mode == 'cancelled' then field = 'unsent' end
@@ -79,15 +81,25 @@ return 1 + done
 """
 )
 
-# KEYS: batch, chunk. ARGV: now ms.
+# KEYS: batch, chunk. ARGV: now ms, the file indexes of this send (JSON).
 # pending -> sending, unless the batch was cancelled; answers the state the caller must act on.
+# A chunk that is gone ('missing': a failover lost it) is not written to.
 CHUNK_SEND = """
 local st = redis.call('HGET', KEYS[2], 'state')
 if st ~= 'pending' then return st or 'missing' end
 if redis.call('HGET', KEYS[1], 'state') == 'cancelled' then return 'cancel' end
-redis.call('HSET', KEYS[2], 'state', 'sending', 'sentAt', ARGV[1])
+redis.call('HSET', KEYS[2], 'state', 'sending', 'sentAt', ARGV[1], 'sendingFiles', ARGV[2])
 redis.call('HINCRBY', KEYS[2], 'sends', 1)
 return 'sending'
+"""
+
+# KEYS: chunk. ARGV: state, error ('' = none). Answers the attempts so far (-1: chunk gone).
+CHUNK_STATE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+redis.call('HSET', KEYS[1], 'state', ARGV[1])
+if ARGV[2] == '' then return tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0') end
+redis.call('HSET', KEYS[1], 'lastError', ARGV[2])
+return redis.call('HINCRBY', KEYS[1], 'attempts', 1)
 """
 
 # KEYS: batch, completion job key, arq queue, cancel job key, levels, open batches

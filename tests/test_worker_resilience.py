@@ -11,11 +11,15 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from typing import Any, cast
 
+from arq.constants import in_progress_key_prefix
+from arq.jobs import Job
+from arq.worker import func
 from redis.asyncio import Redis
 
 from ingest.sink import EventSink
-from relay_core import keys
+from relay_core import keys, queue
 from tests.conftest import make_settings
 from tests.support.signing import event, run_payload
 from worker.app import build_worker
@@ -100,3 +104,59 @@ async def test_a_connection_cut_inside_watch_does_not_end_the_worker(
         worker.max_burst_jobs = 0
         await asyncio.wait_for(task, 30)
         await worker.close()
+
+
+HELD_RUNS: list[str] = []
+RELEASE = asyncio.Event()
+
+
+async def held(ctx: dict[str, Any]) -> str:
+    HELD_RUNS.append(ctx["job_id"])
+    await RELEASE.wait()
+    return "done"
+
+
+async def tick(ctx: dict[str, Any]) -> str:
+    return "tick"
+
+
+async def test_a_job_whose_in_progress_key_a_failover_lost_is_not_started_twice(
+    redis_url: str, redis: Redis
+) -> None:
+    """A failover can lose a running job's in-progress key (replication is asynchronous); arq
+    would then start the job a second time in the same worker, beside itself, and its own
+    bookkeeping fails on the second end (KeyError), dropping the job."""
+    settings = make_settings(redis_url)
+    functions = [func(cast(Any, held), name="held"), func(cast(Any, tick), name="tick")]
+    worker = build_worker(
+        settings, handle_signals=False, poll_delay=0.01, cron_jobs=[], functions=functions
+    )
+    pool = await queue.arq_pool(redis_url)
+    HELD_RUNS.clear()
+    RELEASE.clear()
+    task = asyncio.create_task(worker.async_run())
+    try:
+        await pool.enqueue_job("held", _job_id="held-1")
+        deadline = time.monotonic() + 20
+        while not HELD_RUNS:
+            assert time.monotonic() < deadline and not task.done()
+            await asyncio.sleep(0.01)
+        await redis.delete(in_progress_key_prefix + "held-1")  # what the new primary lacks
+        # A later job done proves the worker polled the queue (the held job in it) again.
+        ticked = await pool.enqueue_job("tick", _job_id="tick-1")
+        assert ticked is not None
+        assert await ticked.result(timeout=20, poll_delay=0.02) == "tick"
+        assert HELD_RUNS == ["held-1"]
+        RELEASE.set()
+        result = await Job("held-1", pool, _deserializer=queue.deserialize).result(
+            timeout=20, poll_delay=0.02
+        )
+        assert result == "done" and HELD_RUNS == ["held-1"]
+    finally:
+        worker.allow_pick_jobs = False
+        worker.burst = True
+        worker.max_burst_jobs = 0
+        RELEASE.set()
+        await asyncio.wait_for(task, 30)
+        await worker.close()
+        await pool.aclose()

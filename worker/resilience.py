@@ -7,7 +7,8 @@ so `relay worker --check` fails), retries with capped exponential backoff, and c
 soon as Redis answers again. A job whose run was cut by the outage is retried: arq would leave
 its in-progress key to expire (up to IN_PROGRESS_SECONDS, 50 s), so once Redis answers this
 worker removes the keys of its own cut jobs and the job is picked up again at once. A worker
-that cannot reach Redis at start waits for it the same way instead of exiting.
+that cannot reach Redis at start waits for it the same way instead of exiting. A job still
+running here is never started again here, even when a failover lost its in-progress key.
 """
 
 from __future__ import annotations
@@ -110,6 +111,11 @@ class ResilientWorker(Worker):
         # arq takes a job slot before its Redis round trips and gives it back only on the
         # paths it expects: a connection error in between would leak the slot for good.
         for job_id in job_ids:
+            running = self.tasks.get(job_id.decode())
+            if running is not None and not running.done():
+                # Running here already: a failover lost its in-progress key (replication is
+                # asynchronous), and arq would start it a second time beside itself.
+                continue
             try:
                 await super().start_jobs([job_id])
             except (*OUTAGE, WatchError) as exc:
