@@ -18,6 +18,8 @@ import os
 import sys
 from collections.abc import Callable
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+
 from relay_cli import demo, deploys, dlq, evals, events, listen, queue, results, submit
 from relay_cli.config import load_settings
 from relay_core.settings import ConfigError, Settings
@@ -168,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"relay: {exc}", file=sys.stderr)
         return 2
+    except RedisConnectionError as exc:  # down, or refusing us (a TLS certificate): one line
+        print(f"relay: cannot connect to the Redis of REDIS_URL: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -8,9 +8,9 @@ module builds the exact bytes arq's worker deserializes.
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from typing import Any, cast
-from urllib.parse import parse_qs, urlparse
+from typing import Any
 
 import orjson
 from arq.connections import ArqRedis, RedisSettings, create_pool
@@ -23,7 +23,7 @@ from arq.constants import (
 )
 from redis.asyncio.sentinel import Sentinel
 
-from relay_core import sentinel
+from relay_core import sentinel, tls
 
 QUEUE = default_queue_name
 JOB_KEY_PREFIX = job_key_prefix
@@ -64,12 +64,10 @@ def job_bytes(function: str, args: list[Any], enqueue_ms: int | None = None) -> 
 def redis_settings(url: str) -> RedisSettings:
     if sentinel.is_sentinel(url):
         return _sentinel_settings(url)
-    settings = RedisSettings.from_dsn(url)
     # arq drops the query; redis-py honours ?ssl_cert_reqs=none (Heroku Redis's self-signed
-    # certificate), so both clients must read it the same way.
-    cert_reqs = parse_qs(urlparse(url).query).get("ssl_cert_reqs")
-    if cert_reqs and cert_reqs[0] in ("none", "optional", "required"):
-        settings.ssl_cert_reqs = cert_reqs[0]
+    # certificate), ?ssl_ca_certs=... (a private CA) and the rest of relay_core.tls, so both
+    # clients must read them the same way.
+    settings = dataclasses.replace(RedisSettings.from_dsn(url), **tls.url_options(url))
     settings.conn_timeout = 2
     settings.conn_retries = 2
     return settings
@@ -88,16 +86,25 @@ def _sentinel_settings(url: str) -> RedisSettings:
         sentinel_master=spec.service,
         conn_timeout=2,
         conn_retries=2,
+        **spec.ssl_options,  # as a description only: arq's Sentinel client ignores them
     )
+
+
+def _arq_serves(url: str) -> bool:
+    """Whether arq's own Sentinel client can connect: it hands the Sentinels neither a
+    password nor TLS, and the primary only `ssl=True` (no CA, no client certificate)."""
+    if not sentinel.is_sentinel(url):
+        return True
+    spec = sentinel.parse(url)
+    return not (spec.sentinel_password or spec.ssl)
 
 
 async def arq_pool(
     url: str, *, default_queue_name: str = QUEUE, expires_extra_ms: int = 86_400_000
 ) -> ArqRedis:
-    """arq's pool for REDIS_URL. Sentinels with a password of their own are the exception arq
-    cannot serve (it builds its Sentinel client without credentials for the Sentinels): that
-    pool is built here, the same way, with them."""
-    if sentinel.is_sentinel(url) and sentinel.parse(url).sentinel_password:
+    """arq's pool for REDIS_URL. A Sentinel URL with a Sentinel password or TLS is what arq
+    cannot serve (see _arq_serves): that pool is built here, the same way, with them."""
+    if not _arq_serves(url):
         pool = await _sentinel_pool(url)
     else:
         return await create_pool(
@@ -114,22 +121,31 @@ async def arq_pool(
     return pool
 
 
+class SentinelArqRedis(ArqRedis):
+    """arq's pool on the Sentinels' primary; closing it also closes the Sentinels' clients."""
+
+    sentinel_manager: Sentinel
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await super().aclose(close_connection_pool)
+        await sentinel.close_sentinels(self.sentinel_manager)
+
+
 async def _sentinel_pool(url: str) -> ArqRedis:
     spec = sentinel.parse(url)
-    links: dict[str, Any] = {"socket_connect_timeout": 2.0, "socket_timeout": 5.0}
-    manager = Sentinel(  # type: ignore[no-untyped-call]
-        spec.sentinels, sentinel_kwargs={**links, "password": spec.sentinel_password}
-    )
-    options: dict[str, Any] = {
-        "socket_connect_timeout": 2.0,  # no read timeout on job connections, as arq's own
-        "db": spec.db,
-        "username": spec.username,
-        "password": spec.password,
-        "ssl": spec.ssl,
-    }
-    pool = manager.master_for(spec.service, redis_class=ArqRedis, **options)
-    await pool.ping()  # as arq's create_pool does: fail here, not at the first job
-    return cast(ArqRedis, pool)
+    links = sentinel.sentinel_options(spec, socket_connect_timeout=2.0, socket_timeout=5.0)
+    manager = Sentinel(spec.sentinels, sentinel_kwargs=links)  # type: ignore[no-untyped-call]
+    # No read timeout on job connections, as arq's own.
+    options = {**sentinel.primary_options(spec), "socket_connect_timeout": 2.0}
+    pool = manager.master_for(spec.service, redis_class=SentinelArqRedis, **options)
+    assert isinstance(pool, SentinelArqRedis)
+    pool.sentinel_manager = manager
+    try:
+        await pool.ping()  # as arq's create_pool does: fail here, not at the first job
+    except BaseException:
+        await pool.aclose()
+        raise
+    return pool
 
 
 # arq starts the ready job with the lowest score first. A batch queues all its chunk jobs at

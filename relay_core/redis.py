@@ -9,7 +9,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError
 
-from relay_core import sentinel
+from relay_core import sentinel, tls
 
 
 def connect(url: str, *, socket_timeout: float = 5.0) -> Redis:
@@ -25,5 +25,6 @@ def connect(url: str, *, socket_timeout: float = 5.0) -> Redis:
     }
     if sentinel.is_sentinel(url):  # the primary is whichever the Sentinels name now
         return sentinel.primary_client(url, **options)
+    tls.url_options(url)  # checked now: redis-py reads them itself, and would fail only later
     client: Redis = Redis.from_url(url, **options)
     return client

@@ -1,24 +1,33 @@
 """REDIS_URL=redis+sentinel://[user:password@]host1:26379,host2:26379/mymaster/0
 
 The Sentinels are asked for the current primary of the service on every new connection, so
-after a failover the web process, the worker (arq's own Sentinel support) and the CLI find the
-new primary by themselves. `rediss+sentinel://` speaks TLS to the primary; the password (and
-user) are the primary's. Sentinels that need a password of their own take it from the query:
-`?sentinel_password=...`. The database defaults to 0.
+after a failover the web process, the worker and the CLI find the new primary by themselves.
+The password (and user) are the primary's; Sentinels that need a password of their own take it
+from the query: `?sentinel_password=...`. The database defaults to 0.
+
+`rediss+sentinel://` speaks TLS to the primary and to the Sentinels (`?sentinel_ssl=false` for
+Sentinels that listen on a plain port). A private CA and a client certificate are given as for
+a `rediss://` URL (relay_core.tls): `?ssl_ca_certs=/path/ca.pem`, `ssl_certfile`,
+`ssl_keyfile`, `ssl_cert_reqs`, `ssl_check_hostname`; the same options serve the Sentinels'
+connections. Tested live (tests/test_sentinel.py) with TLS-only nodes and Sentinels of Redis
+7.0, against both the Sentinels' TLS ports and their plain ones.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from redis.asyncio import Redis
 from redis.asyncio.sentinel import Sentinel
 
+from relay_core import tls
 from relay_core.settings import ConfigError
 
 SCHEMES = {"redis+sentinel": False, "rediss+sentinel": True}  # scheme -> TLS
+# A misspelt parameter would otherwise be ignored (a CA never loaded): unknown ones are refused.
+PARAMS = ("sentinel_password", "sentinel_ssl", *tls.PARAMS)
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,8 @@ class SentinelUrl:
     password: str | None
     ssl: bool
     sentinel_password: str | None
+    sentinel_ssl: bool = False  # the Sentinels speak TLS too
+    ssl_options: dict[str, Any] = field(default_factory=dict)  # relay_core.tls, both links
 
 
 def is_sentinel(url: str) -> bool:
@@ -50,16 +61,37 @@ def parse(url: str) -> SentinelUrl:
     db = path[1] if len(path) == 2 else "0"
     if not db.isdigit():
         raise ConfigError(f"REDIS_URL: the database of a Sentinel URL is a number, not {db!r}")
-    query = parse_qs(parts.query)
+    query = _query(url)
+    secure = SCHEMES[parts.scheme.lower()]
     return SentinelUrl(
         sentinels=sentinels,
         service=unquote(path[0]),
         db=int(db),
         username=unquote(username) or None,
         password=unquote(password) or None,
-        ssl=SCHEMES[parts.scheme.lower()],
-        sentinel_password=query.get("sentinel_password", [None])[0],
+        ssl=secure,
+        sentinel_password=query.get("sentinel_password", [""])[0] or None,
+        sentinel_ssl=_sentinel_ssl(query, secure),
+        ssl_options=tls.options(query, tls=secure),
     )
+
+
+def _query(url: str) -> dict[str, list[str]]:
+    query = tls.query(url)
+    unknown = sorted(set(query) - set(PARAMS))
+    if unknown:
+        raise ConfigError(
+            f"REDIS_URL: unknown parameter {unknown[0]!r} (a Sentinel URL takes {', '.join(PARAMS)})"
+        )
+    return query
+
+
+def _sentinel_ssl(query: dict[str, list[str]], secure: bool) -> bool:
+    if "sentinel_ssl" not in query:
+        return secure
+    if not secure:
+        raise ConfigError("REDIS_URL: sentinel_ssl needs rediss+sentinel:// (TLS)")
+    return tls.flag("sentinel_ssl", query["sentinel_ssl"][0])
 
 
 def _host_port(text: str) -> tuple[str, int]:
@@ -76,25 +108,39 @@ class SentinelRedis(Redis):
 
     async def aclose(self, close_connection_pool: bool | None = None) -> None:
         await super().aclose(close_connection_pool)
-        for client in self.sentinel_manager.sentinels:
-            await client.aclose()
+        await close_sentinels(self.sentinel_manager)
+
+
+async def close_sentinels(manager: Sentinel) -> None:
+    # master_for's client does not own the Sentinels' clients: left open, they leak a socket.
+    for client in manager.sentinels:
+        await client.aclose()
+
+
+def primary_options(spec: SentinelUrl) -> dict[str, Any]:
+    """Keywords of the primary's connections (Sentinel.master_for)."""
+    options: dict[str, Any] = {"db": spec.db, "username": spec.username}
+    options.update(password=spec.password, ssl=spec.ssl, **spec.ssl_options)
+    return options
+
+
+def sentinel_options(spec: SentinelUrl, **links: Any) -> dict[str, Any]:
+    """sentinel_kwargs: `links` (timeouts), the Sentinels' password, and TLS if they speak it."""
+    options = dict(links)
+    if spec.sentinel_password:
+        options["password"] = spec.sentinel_password
+    if spec.sentinel_ssl:
+        options.update(ssl=True, **spec.ssl_options)
+    return options
 
 
 def primary_client(url: str, **connection: Any) -> Redis:
     """A client of the service's current primary, with `connection` options for its links."""
     spec = parse(url)
-    sentinel_options: dict[str, Any] = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
-    if spec.sentinel_password:
-        sentinel_options["password"] = spec.sentinel_password
-    sentinel = Sentinel(spec.sentinels, sentinel_kwargs=sentinel_options)  # type: ignore[no-untyped-call]
+    links = sentinel_options(spec, socket_timeout=1.0, socket_connect_timeout=1.0)
+    sentinel = Sentinel(spec.sentinels, sentinel_kwargs=links)  # type: ignore[no-untyped-call]
     client = sentinel.master_for(
-        spec.service,
-        redis_class=SentinelRedis,
-        db=spec.db,
-        username=spec.username,
-        password=spec.password,
-        ssl=spec.ssl,
-        **connection,
+        spec.service, redis_class=SentinelRedis, **primary_options(spec), **connection
     )
     assert isinstance(client, SentinelRedis)
     client.sentinel_manager = sentinel

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -14,6 +15,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from relay_cli.localredis import bundled_server
+from tests.support.tls_certs import TlsFiles
 
 
 def free_port() -> int:
@@ -36,6 +38,11 @@ def server_binary(*, valkey: bool = False) -> str:
     return found
 
 
+def tls_binary() -> str | None:
+    """redis-server from PATH: Debian's is built with TLS, the bundled valkey-server is not."""
+    return shutil.which("redis-server")
+
+
 class RedisServer:
     def __init__(
         self,
@@ -45,8 +52,10 @@ class RedisServer:
         appendfsync: str | None = None,
         valkey: bool = False,
         extra: Sequence[str] = (),
+        tls: TlsFiles | None = None,
     ) -> None:
-        self.binary = server_binary(valkey=valkey)
+        self.tls = tls  # TLS only: `port` is the TLS port, the plain one is off
+        self.binary = (tls_binary() if tls else None) or server_binary(valkey=valkey)
         self.port = port or free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="relay-redis-"))
         self.proc: subprocess.Popen[bytes] | None = None
@@ -61,8 +70,13 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    def _listen_args(self) -> list[str]:
+        if self.tls is None:
+            return ["--port", str(self.port)]
+        return ["--port", "0", "--tls-port", str(self.port), *self.tls.server_args()]
+
     def start(self) -> RedisServer:
-        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        args = [self.binary, *self._listen_args(), "--bind", "127.0.0.1", "--save", ""]
         aof = (
             ["--appendonly", "yes", "--appendfsync", self.appendfsync]
             if self.appendfsync
@@ -84,13 +98,24 @@ class RedisServer:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith((b"+PONG", b"-NOAUTH")):  # up (with a password)
-                        return
-            except OSError:
+                if self._answers_ping():
+                    return
+            except OSError:  # ssl.SSLError too: a server still starting may cut the handshake
                 time.sleep(0.02)
         raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def _answers_ping(self) -> bool:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as raw:
+            if self.tls is None:
+                return _pong(raw)
+            context = ssl.create_default_context(cafile=str(self.tls.ca))
+            with context.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
+                return _pong(sock)
+
+
+def _pong(sock: socket.socket) -> bool:
+    sock.sendall(b"PING\r\n")
+    return sock.recv(16).startswith((b"+PONG", b"-NOAUTH"))  # up (with a password)
 
 
 async def fill_to(redis: Redis, ratio: float) -> list[str]:
