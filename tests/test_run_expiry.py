@@ -30,6 +30,10 @@ async def finish(store: RunStore, prefix: str, count: int, at_ms: int) -> list[s
     return ids
 
 
+def job_context(redis: Redis, settings: Settings, days: int) -> dict[str, Any]:
+    return {"redis": redis, "settings": make_settings(settings.redis_url, RETENTION_DAYS=days)}
+
+
 async def present(redis: Redis, ids: list[str]) -> int:
     return int(await redis.exists(*(keys.run(i) for i in ids)))
 
@@ -73,11 +77,7 @@ async def test_retention_zero_keeps_every_run(redis: Redis, settings: Settings) 
     ids = await finish(store, "run_kept", 2, T0)
     assert not await redis.exists(keys.RUN_EXPIRY_BUCKETS)
     assert await runexpiry.sweep(redis, T0 + 365 * 86_400_000, 0) == 0
-    ctx: dict[str, Any] = {
-        "redis": redis,
-        "settings": make_settings(settings.redis_url, RETENTION_DAYS=0),
-    }
-    assert await sweep_runs(ctx) == 0
+    assert await sweep_runs(job_context(redis, settings, days=0)) == 0
     assert await present(redis, ids) == 2
 
 
@@ -87,11 +87,7 @@ async def test_the_worker_job_sweeps_by_the_settings_retention(
     now = queue.now_ms()  # the job's clock is the real one
     store = RunStore(redis, retention_ms=86_400_000)
     old = await finish(store, "run_old", 2, now - 3 * 86_400_000)
-    ctx: dict[str, Any] = {
-        "redis": redis,
-        "settings": make_settings(settings.redis_url, RETENTION_DAYS=1),
-    }
-    assert await sweep_runs(ctx) == 2
+    assert await sweep_runs(job_context(redis, settings, days=1)) == 2
     assert await present(redis, old) == 0
 
 
