@@ -109,6 +109,8 @@ class RedisServer:
             if self.tls is None:
                 return _pong(raw)
             context = ssl.create_default_context(cafile=str(self.tls.ca))
+            if self.tls.auth_clients:
+                context.load_cert_chain(self.tls.client_cert, self.tls.client_key)
             with context.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
                 return _pong(sock)
 

@@ -16,14 +16,18 @@ class TlsFiles:
     ca: Path  # the CA certificate clients trust (ssl_ca_certs)
     cert: Path  # the server's certificate, for 127.0.0.1 and localhost, signed by the CA
     key: Path
+    client_cert: Path  # a client's certificate signed by the same CA (ssl_certfile)
+    client_key: Path
+    auth_clients: bool = False  # the server requires a client certificate (mutual TLS)
 
     def server_args(self) -> list[str]:
         """redis-server options for these files; TLS between the nodes too (replication)."""
         return [
             *("--tls-cert-file", str(self.cert), "--tls-key-file", str(self.key)),
             *("--tls-ca-cert-file", str(self.ca), "--tls-replication", "yes"),
-            # Clients show no certificate: the CA is what they must get right.
-            *("--tls-auth-clients", "no"),
+            # Unless told otherwise, clients show no certificate: the CA is what they must get
+            # right.
+            *("--tls-auth-clients", "yes" if self.auth_clients else "no"),
         ]
 
     def client_options(self) -> dict[str, object]:
@@ -48,15 +52,28 @@ def make_server_files(directory: Path) -> TlsFiles:
     """A CA and a server certificate it signed, valid for 127.0.0.1 and localhost."""
     directory.mkdir(parents=True, exist_ok=True)
     ca, ca_key = make_ca(directory)
-    key, csr, cert = directory / "server.key", directory / "server.csr", directory / "server.pem"
+    cert, key = _signed(
+        directory, "server", ca, ca_key, "subjectAltName=IP:127.0.0.1,DNS:localhost"
+    )
+    client_cert, client_key = _signed(
+        directory, "client", ca, ca_key, "extendedKeyUsage=clientAuth"
+    )
+    return TlsFiles(ca=ca, cert=cert, key=key, client_cert=client_cert, client_key=client_key)
+
+
+def _signed(
+    directory: Path, name: str, ca: Path, ca_key: Path, extension: str
+) -> tuple[Path, Path]:
+    """A certificate (and its key) for `name`, signed by the CA, with one X.509 extension."""
+    key, csr, cert = directory / f"{name}.key", directory / f"{name}.csr", directory / f"{name}.pem"
     _openssl(
-        *("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost"),
+        *("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}"),
         *("-keyout", str(key), "-out", str(csr)),
     )
-    ext = directory / "server.ext"
-    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    ext = directory / f"{name}.ext"
+    ext.write_text(extension + "\n")
     _openssl(
         *("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key)),
         *("-CAcreateserial", "-days", DAYS, "-extfile", str(ext), "-out", str(cert)),
     )
-    return TlsFiles(ca=ca, cert=cert, key=key)
+    return cert, key
