@@ -24,7 +24,8 @@ end
 """
 
 # KEYS: run, batch, the file's runmap bucket, completion job key, arq queue, open runs, the
-#       run-expiry list of this hour, the run-expiry bucket index (relay_core.runexpiry)
+#       run-expiry list of this hour, the run-expiry bucket index (relay_core.runexpiry), the
+#       reviews index (relay_core.reviews)
 # ARGV: status ('' = no status change), eventId, now ms, history limit, fields (JSON object of
 #       hash fields to set), run id, file index ('' = not a relay batch run), job bytes, job id,
 #       retention ms of a terminal run (0 = kept), expiry bucket, expiry list TTL ms
@@ -40,6 +41,13 @@ local COUNTED = {CANCELLING='PROCESSING'}
 local rkey, new, now = KEYS[1], ARGV[1], ARGV[3]
 local fields = cjson.decode(ARGV[5])
 local cur = redis.call('HGET', rkey, 's')
+-- The reviews index follows the run's status in this same step: written apart, a needs_review
+-- applied just before a completion could land after it and stay. From the status after the
+-- event, changed or not, so re-applying a group repairs it.
+local function index_review(st)
+  if st == 'NEEDS_REVIEW' then redis.call('ZADD', KEYS[9], 'NX', now, ARGV[6])
+  elseif st and RANK[st] == 4 then redis.call('ZREM', KEYS[9], ARGV[6]) end
+end
 if new == '' then
   -- A step of a finished run, or the step already recorded, changes nothing (a late or
   -- replayed step event must not move a run's last step or its updatedAt).
@@ -47,9 +55,14 @@ if new == '' then
     redis.call('HSET', rkey, 'st', fields.st, 'u', now)
   end
   redis.call('HSETNX', rkey, 'f', now)
+  index_review(cur)
   return {0, cur or '', 0, 0}
 end
-if cur and RANK[cur] >= RANK[new] then return {0, cur, 0, 0} end
+if cur and RANK[cur] >= RANK[new] then
+  index_review(cur)
+  return {0, cur, 0, 0}
+end
+index_review(new)
 local args = {'s', new, 'u', now}
 for k, v in pairs(fields) do args[#args + 1] = k; args[#args + 1] = v end
 redis.call('HSET', rkey, unpack(args))

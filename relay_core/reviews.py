@@ -1,8 +1,9 @@
 """Runs waiting for a person: an index kept by the worker, read by GET /v1/reviews.
 
-The index is written in the apply pipeline the worker already runs, from the run's status after
-each event (whether or not the event changed it), so re-applying a group after a crash repairs
-it and a replayed needs_review of a finished run adds nothing. Readers still drop stale ids.
+The index is written by the apply script itself (relay_core.lua.APPLY_RUN), in the same atomic
+step as the run's status, from the status after each event (whether or not the event changed
+it), so re-applying a group after a crash repairs it and a replayed needs_review of a finished
+run adds nothing. Readers still drop stale ids (an index written by an older version).
 """
 
 from __future__ import annotations
@@ -13,16 +14,9 @@ from redis.asyncio import Redis
 
 from relay_core import keys
 from relay_core.runstore import run_view
-from relay_core.status import TERMINAL, RunStatus
+from relay_core.status import RunStatus
 
 MAX_LIMIT = 200
-
-
-def queue_index(pipe: Any, run_id: str, status: str | None, now_ms: int) -> None:
-    if status == RunStatus.NEEDS_REVIEW:
-        pipe.zadd(keys.REVIEWS, {run_id: now_ms}, nx=True)
-    elif status in TERMINAL:
-        pipe.zrem(keys.REVIEWS, run_id)
 
 
 async def waiting(redis: Redis, limit: int) -> list[dict[str, Any]]:

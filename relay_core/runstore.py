@@ -73,6 +73,7 @@ class RunStore:
             keys.OPEN_RUNS,
             keys.run_expiry(bucket := runexpiry.bucket_of(now_ms, self.expiry_bucket_ms)),
             keys.RUN_EXPIRY_BUCKETS,
+            keys.REVIEWS,
         ]
         args = [
             update.status or "",

@@ -7,7 +7,11 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from redis.asyncio import Redis
 
+from relay_core import keys
+from relay_core.events import RunUpdate
+from relay_core.runstore import RunStore
 from relay_core.settings import Settings
 from tests.conftest import auth, run_worker_burst
 from tests.support.signing import event, extend_headers, run_payload
@@ -187,3 +191,21 @@ async def test_health_and_unknown_route(client: TestClient[Any, Any]) -> None:
     resp = await client.get("/nope")
     assert resp.status == 404
     assert (await resp.json())["error"]["code"] == "not_found"
+
+
+async def test_the_reviews_index_moves_with_the_status_in_one_step(redis: Redis) -> None:
+    """The index is written by the apply step itself: a needs_review applied just before a
+    completion, whose job ends after the completion's, left a stale entry for ever when the
+    index was written afterwards from each job's own result."""
+    store = RunStore(redis)
+    review = RunUpdate(run_id="run_idx", status="NEEDS_REVIEW")
+    await store.apply(review, "e_review", 1_000)
+    assert await redis.zscore(keys.REVIEWS, "run_idx") == 1_000
+    await store.apply(RunUpdate(run_id="run_idx", status="PROCESSED"), "e_done", 2_000)
+    assert await redis.zcard(keys.REVIEWS) == 0
+    await store.apply(review, "e_review", 3_000)  # a replay of the older event adds nothing
+    assert await redis.zcard(keys.REVIEWS) == 0
+    # A stale entry (an index written by an older version) is repaired by a re-apply.
+    await redis.zadd(keys.REVIEWS, {"run_idx": 1_000})
+    await store.apply(RunUpdate(run_id="run_idx", status="PROCESSED"), "e_done", 4_000)
+    assert await redis.zcard(keys.REVIEWS) == 0

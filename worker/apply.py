@@ -10,7 +10,7 @@ import logging
 import time
 from typing import Any
 
-from relay_core import batches, eventlog, keys, queue, reviews
+from relay_core import batches, eventlog, keys, queue
 from relay_core.errors import InvalidEvent
 from relay_core.events import Envelope, RunUpdate, parse_envelope, run_update
 from relay_core.notify import emit
@@ -52,9 +52,6 @@ async def apply_events(raw_ctx: dict[str, Any], group_id: str) -> dict[str, int]
     async with redis.pipeline(transaction=False) as pipe:
         for env in envelopes if not replayed else []:  # a replay is not new traffic
             pipe.hincrby(keys.EVENT_TYPES, env.event_type, 1)
-        for (update, _), result in zip(updates, results, strict=True):
-            current = update.status if result.changed else result.previous
-            reviews.queue_index(pipe, update.run_id, current, now)
         if not replayed:
             eventlog.queue_log(pipe, group_id, bodies, now, ctx["settings"].event_log_ms)
         pipe.delete(group_key)
