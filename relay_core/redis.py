@@ -18,7 +18,11 @@ def connect(url: str, *, socket_timeout: float = 5.0) -> Redis:
     options: dict[str, Any] = {
         "socket_timeout": socket_timeout,
         "socket_connect_timeout": 2.0,
-        "health_check_interval": 30,
+        # No PING before commands on idle connections: the retry below already replaces a
+        # dead pooled connection, and redis-py 5.3's check recursed without end (RecursionError,
+        # not ConnectionError) when a server reset the link while it connected, as a Redis
+        # that requires a client certificate does to a client without one.
+        "health_check_interval": 0,
         "decode_responses": False,
         "retry": Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2),
         "retry_on_error": [ConnectionError],
