@@ -23,6 +23,20 @@ local function complete_check(bkey, job_key, queue, job, job_id, now)
 end
 """
 
+# One letter per status in a run's history (relay_core.runstore reads them back); the apply
+# script's table is built from this one, so the two cannot drift apart.
+HISTORY_CODES = {
+    "P": "PENDING",
+    "R": "PROCESSING",
+    "N": "NEEDS_REVIEW",
+    "L": "CANCELLING",
+    "D": "PROCESSED",
+    "J": "REJECTED",
+    "F": "FAILED",
+    "C": "CANCELLED",
+}
+_CODE_TABLE = ", ".join(f"{status}='{code}'" for code, status in HISTORY_CODES.items())
+
 # KEYS: run, batch, the file's runmap bucket, completion job key, arq queue, open runs, the
 #       run-expiry list of this hour, the run-expiry bucket index (relay_core.runexpiry), the
 #       reviews index (relay_core.reviews)
@@ -34,9 +48,9 @@ APPLY_RUN = (
     + """
 local RANK = {PENDING=0, PROCESSING=1, NEEDS_REVIEW=2, CANCELLING=3,
   PROCESSED=4, REJECTED=4, FAILED=4, CANCELLED=4}
--- One letter per status in the history (relay_core.runstore.HISTORY_CODES reads them back).
-local CODE = {PENDING='P', PROCESSING='R', NEEDS_REVIEW='N', CANCELLING='L',
-  PROCESSED='D', REJECTED='J', FAILED='F', CANCELLED='C'}
+local CODE = {"""
+    + _CODE_TABLE
+    + """}
 local COUNTED = {CANCELLING='PROCESSING'}
 local rkey, new, now = KEYS[1], ARGV[1], ARGV[3]
 local fields = cjson.decode(ARGV[5])

@@ -1,9 +1,10 @@
 """Retention: finished work expires after RETENTION_DAYS, and so do the indexes that list it.
 
 Records expire by their own TTL (a completed batch with its keys, a final deploy, a dead
-letter), or, finished runs, by the hour they finished in (relay_core.runexpiry). An index (a sorted set by time) is trimmed by the same clock whenever it
-is written, and expires a retention after its last write, so it neither grows beyond its window
-nor outlives what it lists. `ttl_report` is how tests, the soak and operators check that no
+letter), or, finished runs, by the hour they finished in (relay_core.runexpiry). An index (a
+sorted set by time) is trimmed by the same clock whenever it is written, and expires a
+retention after its last write, so it neither grows beyond its window nor outlives what it
+lists. `ttl_report` is how tests, the soak and operators check that no
 family of keys without a TTL grows with the work done.
 """
 

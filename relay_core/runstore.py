@@ -62,6 +62,7 @@ class RunStore:
     def queue_apply(self, pipe: Any, update: RunUpdate, event_id: str, now_ms: int) -> None:
         """Add the atomic apply of `update` to a pipeline (one round trip for many events)."""
         batch_id, file_index = relay_file(update.metadata)
+        bucket = runexpiry.bucket_of(now_ms, self.expiry_bucket_ms)
         job_id = queue.batch_completed_job_id(batch_id) if batch_id else ""
         job = queue.job_bytes(queue.BATCH_COMPLETED, [batch_id], now_ms) if batch_id else b""
         run_keys = [
@@ -71,7 +72,7 @@ class RunStore:
             queue.JOB_KEY_PREFIX + job_id,
             queue.QUEUE,
             keys.OPEN_RUNS,
-            keys.run_expiry(bucket := runexpiry.bucket_of(now_ms, self.expiry_bucket_ms)),
+            keys.run_expiry(bucket),
             keys.RUN_EXPIRY_BUCKETS,
             keys.REVIEWS,
         ]
@@ -160,19 +161,6 @@ def _metadata(h: dict[str, str]) -> dict[str, Any]:
     return metadata
 
 
-# The history's status letters (relay_core.lua.APPLY_RUN writes them).
-HISTORY_CODES = {
-    "P": "PENDING",
-    "R": "PROCESSING",
-    "N": "NEEDS_REVIEW",
-    "L": "CANCELLING",
-    "D": "PROCESSED",
-    "J": "REJECTED",
-    "F": "FAILED",
-    "C": "CANCELLED",
-}
-
-
 def _history(h: dict[str, str]) -> list[dict[str, Any]]:
     """The ring's entries, oldest first: slot i holds the newest sequence number s <= hn with
     (s - 1) % slots == i. Entries written before the compact form carry "seq|STATUS|id|ms"."""
@@ -186,7 +174,7 @@ def _history(h: dict[str, str]) -> list[dict[str, Any]]:
             event_id, _, at = rest.rpartition("|")
             ms = int(at)
         else:
-            status = HISTORY_CODES.get(value[:1], value[:1])
+            status = lua.HISTORY_CODES.get(value[:1], value[:1])
             event_id, _, delta = value[1:].rpartition("|")
             ms = first + int(delta)
         seq = newest - (newest - 1 - slot) % len(slots)
