@@ -12,8 +12,8 @@ import orjson
 
 from bench.procs import ROOT, python, redis_server
 from ingest.sink import EventSink
-from relay_core import queue
-from relay_core.redis import connect
+from relay_core.redis import queue
+from relay_core.redis.client import connect
 
 EVENTS = 50_000
 

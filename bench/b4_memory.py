@@ -41,8 +41,8 @@ def batch_event(batch_id: str, i: int) -> bytes:
 async def make_batch(url: str) -> str:
     """A real relay batch (through the producer) whose fan-out jobs are then dropped: this
     scenario measures tracking, and nothing may be sent anywhere."""
-    from relay_core.producer import Producer
-    from relay_core.redis import connect
+    from relay_core.batches.producer import Producer
+    from relay_core.redis.client import connect
     from relay_core.settings import Settings
 
     redis = connect(url)
@@ -62,7 +62,7 @@ async def make_batch(url: str) -> str:
 
 async def queue_batch_events(url: str, batch_id: str) -> None:
     from ingest.sink import EventSink
-    from relay_core.redis import connect
+    from relay_core.redis.client import connect
 
     redis = connect(url)
     sink = EventSink(redis, 3600)

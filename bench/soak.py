@@ -2,10 +2,10 @@
 
 Months are compressed into a couple of minutes by shortening the clocks the relay keeps data
 by: each finished run expires RETENTION_S seconds after it ends (the production default is 30
-days), by buckets of BUCKET_S (an hour in production) that the real sweep (relay_core.runexpiry,
+days), by buckets of BUCKET_S (an hour in production) that the real sweep (relay_core.runs.expiry,
 every SWEEP_S here, every minute in the worker) deletes, and its event's dedupe claim expires
 after a tenth of the retention (3 days against 30). Runs arrive at a
-steady RATE through the real apply script (relay_core.runstore: the same Lua as the worker) and
+steady RATE through the real apply script (relay_core.runs.store: the same Lua as the worker) and
 the dedupe claim the receiver writes. Redis's used_memory is sampled every half second: it
 rises while the first retention window fills, then plateaus, because expiry removes as much as
 arrives. Writes bench/results/soak.json and, with matplotlib (`pip install
@@ -26,10 +26,11 @@ import orjson
 import redis as sync_redis
 
 from bench.procs import redis_server
-from relay_core import keys, runexpiry
-from relay_core.events import RunUpdate
-from relay_core.redis import connect
-from relay_core.runstore import RunStore
+from relay_core import keys
+from relay_core.redis.client import connect
+from relay_core.runs import expiry as runexpiry
+from relay_core.runs.events import RunUpdate
+from relay_core.runs.store import RunStore
 
 RESULTS = Path(__file__).resolve().parent / "results"
 RUNS = 1_000_000

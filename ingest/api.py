@@ -18,8 +18,8 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from ingest.responses import Handler
-from relay_core import metrics
 from relay_core.errors import ApiError
+from relay_core.ops import metrics
 
 log = logging.getLogger("ingest.access")
 Auth = Literal["none", "bearer", "webhook", "metrics"]

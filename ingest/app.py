@@ -6,17 +6,17 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from ingest.apikeys import parse_keys
 from ingest.appkeys import API_KEYS, GUARD, REDIS, RULES, RUNS, SETTINGS, SINK
 from ingest.metrics_api import flusher_ctx
 from ingest.responses import error_middleware
 from ingest.routes import add_routes
 from ingest.sink import EventSink
-from relay_core.apikeys import parse_keys
-from relay_core.durability import check_server
-from relay_core.memguard import Guard
-from relay_core.redis import connect
-from relay_core.rules import load_rules
-from relay_core.runstore import RunStore
+from relay_core.deploys.rules import load_rules
+from relay_core.redis.client import connect
+from relay_core.redis.durability import check_server
+from relay_core.redis.memguard import Guard
+from relay_core.runs.store import RunStore
 from relay_core.settings import Settings
 
 

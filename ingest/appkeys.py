@@ -5,11 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 from redis.asyncio import Redis
 
+from ingest.apikeys import ApiKey
 from ingest.sink import EventSink
-from relay_core.apikeys import ApiKey
-from relay_core.memguard import Guard
-from relay_core.rules import RuleSet
-from relay_core.runstore import RunStore
+from relay_core.deploys.rules import RuleSet
+from relay_core.redis.memguard import Guard
+from relay_core.runs.store import RunStore
 from relay_core.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)

@@ -1,4 +1,4 @@
-"""Bearer-key auth for the /v1 API: who is calling (relay_core.apikeys) and with which scope.
+"""Bearer-key auth for the /v1 API: who is calling (ingest.apikeys) and with which scope.
 
 Reads need `read`; batches, cancels and priority changes `submit`; deploys and rule runs
 `deploy`; anything that replays or deletes `admin`.
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ingest.apikeys import ApiKey, Scope, match
 from ingest.appkeys import API_KEYS
-from relay_core.apikeys import ApiKey, Scope, match
 from relay_core.errors import Forbidden, Unauthorized
 
 

@@ -1,6 +1,6 @@
 """The batches API: create a batch (202), read it, list its runs, cancel it.
 
-Creating only stores the batch and queues its chunks (relay_core.producer); the worker sends
+Creating only stores the batch and queues its chunks (relay_core.batches.producer); the worker sends
 them. Every read is O(1) in the batch size except the runs listing, which pages by file index.
 """
 
@@ -15,14 +15,18 @@ from ingest.appkeys import REDIS, SETTINGS
 from ingest.auth import require_api_key
 from ingest.bodies import read_body
 from ingest.responses import json_response
-from relay_core import batch_runs, batch_view, batches, deploys, queue
-from relay_core import models as m
+from relay_core.batches import models as m
+from relay_core.batches import runs as batch_runs
+from relay_core.batches import store as batches
+from relay_core.batches import view as batch_view
+from relay_core.batches.intake import gc_paused, parse_batch_body, release
+from relay_core.batches.producer import Producer
+from relay_core.deploys import store as deploys
 from relay_core.errors import InvalidRequest
-from relay_core.intake import gc_paused, parse_batch_body, release
 from relay_core.params import is_digits, parse_limit
-from relay_core.producer import Producer
-from relay_core.ratelimit import Limits
+from relay_core.redis import queue
 from relay_core.scheduler import share
+from relay_core.scheduler.ratelimit import Limits
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -32,7 +36,7 @@ async def create_batch(request: web.Request) -> web.Response:
     """Submit a batch of files to one workflow."""
     key = require_api_key(request, "submit")
     settings = request.app[SETTINGS]
-    # Big bodies are parsed and validated in slices (relay_core.intake): the loop keeps
+    # Big bodies are parsed and validated in slices (relay_core.batches.intake): the loop keeps
     # answering webhooks while a 100,000-file batch comes in.
     raw = await read_body(request, settings.batch_max_body_bytes)
     with gc_paused(len(raw)):

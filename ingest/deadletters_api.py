@@ -10,8 +10,8 @@ from ingest import schemas as s
 from ingest.appkeys import REDIS
 from ingest.auth import require_api_key
 from ingest.responses import json_response
-from relay_core import deadletters
 from relay_core.errors import InvalidRequest, NotFound
+from relay_core.ops import deadletters
 from relay_core.params import parse_limit
 
 DEFAULT_LIMIT = 50

@@ -17,11 +17,12 @@ from aiohttp import web
 from ingest.appkeys import REDIS, RULES, SETTINGS
 from ingest.auth import require_api_key
 from ingest.responses import json_response
-from relay_core import deploy_query, deploys
-from relay_core.deploys import Subject
+from relay_core.deploys import query as deploy_query
+from relay_core.deploys import store as deploys
+from relay_core.deploys.rules import Rule
+from relay_core.deploys.store import Subject
 from relay_core.errors import InvalidRequest, NotFound
 from relay_core.params import parse_limit
-from relay_core.rules import Rule
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200

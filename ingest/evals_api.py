@@ -1,6 +1,6 @@
 """The evaluations API: recent evaluations and one evaluation's report (read-only).
 
-Evaluations are started by deploys of rules with `[rules.eval]` (worker.evals); this module
+Evaluations are started by deploys of rules with `[rules.eval]` (worker.deploys.evals); this module
 only reads what they stored.
 """
 

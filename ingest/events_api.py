@@ -11,9 +11,11 @@ from ingest.appkeys import REDIS, SETTINGS
 from ingest.auth import require_api_key
 from ingest.bodies import read_object
 from ingest.responses import json_response
-from relay_core import eventlog, metrics, queue
 from relay_core.errors import InvalidRequest
+from relay_core.ops import metrics
 from relay_core.params import parse_limit
+from relay_core.redis import queue
+from relay_core.runs import eventlog
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000

@@ -2,7 +2,7 @@
 POST /v1/files/lookup says which contents are uploaded already (a resumed upload skips them).
 
 The relay uploads, not the caller, so every producer's uploads share the fleet's WRITE limit
-and its memory of what was uploaded (relay_core.uploads).
+and its memory of what was uploaded (relay_core.batches.uploads).
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from pydantic import BaseModel, Field, ValidationError
 from ingest.appkeys import REDIS, SETTINGS
 from ingest.auth import require_api_key
 from ingest.responses import json_response
-from relay_core import uploads
+from relay_core.batches import uploads
+from relay_core.batches.models import describe
+from relay_core.batches.uploads import Uploads
 from relay_core.errors import ApiError, InvalidRequest, PayloadTooLarge, Unavailable
-from relay_core.models import describe
 from relay_core.platforms.http import PlatformError
 from relay_core.settings import ConfigError
-from relay_core.uploads import Uploads
 
 HTTP = web.AppKey("files_http", aiohttp.ClientSession)
 MAX_LOOKUP = 1000

@@ -1,4 +1,4 @@
-"""GET /metrics: Prometheus text for the whole deployment (see relay_core.metrics)."""
+"""GET /metrics: Prometheus text for the whole deployment (see relay_core.ops.metrics)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from redis.exceptions import RedisError
 
 from ingest.appkeys import REDIS, SETTINGS
-from relay_core import metrics, metrics_export
 from relay_core.errors import Unauthorized, Unavailable
+from relay_core.ops import metrics, metrics_export
 
 
 async def metrics_view(request: web.Request) -> web.Response:

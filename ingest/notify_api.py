@@ -17,8 +17,8 @@ from ingest.appkeys import REDIS, SETTINGS
 from ingest.auth import require_api_key
 from ingest.bodies import read_body
 from ingest.responses import json_response
+from relay_core.batches.models import describe
 from relay_core.errors import InvalidRequest
-from relay_core.models import describe
 from relay_core.notify import delivery, ssrf, store
 from relay_core.notify import events as ev
 from relay_core.notify import models as m

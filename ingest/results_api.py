@@ -1,6 +1,6 @@
 """GET /v1/batches/{id}/results: the batch's results as NDJSON, one line per file in order.
 
-Streamed: each page of files is read, its outputs fetched from the platform (relay_core.results)
+Streamed: each page of files is read, its outputs fetched from the platform (relay_core.batches.results)
 and written before the next page is read. `cursor` (a file index) resumes an interrupted export.
 """
 
@@ -14,11 +14,12 @@ from pydantic import BaseModel, Field
 
 from ingest.appkeys import REDIS, SETTINGS
 from ingest.auth import require_api_key
-from relay_core import batch_runs, batches
+from relay_core.batches import runs as batch_runs
+from relay_core.batches import store as batches
+from relay_core.batches.results import Results
 from relay_core.errors import Unavailable
 from relay_core.platforms.extend_runs import ExtendRuns, extend_client
-from relay_core.ratelimit import Limits, RateLimiter
-from relay_core.results import Results
+from relay_core.scheduler.ratelimit import Limits, RateLimiter
 from relay_core.settings import ConfigError
 
 HTTP = web.AppKey("results_http", aiohttp.ClientSession)

@@ -7,8 +7,8 @@ from aiohttp import web
 from ingest.appkeys import REDIS
 from ingest.auth import require_api_key
 from ingest.responses import json_response
-from relay_core import reviews
 from relay_core.params import parse_limit
+from relay_core.runs import reviews
 
 DEFAULT_LIMIT = 50
 

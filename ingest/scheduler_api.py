@@ -11,13 +11,15 @@ from pydantic import ValidationError
 from ingest.appkeys import REDIS, SETTINGS
 from ingest.auth import require_api_key
 from ingest.responses import json_response
-from relay_core import batch_view, batches, queue
-from relay_core import models as m
+from relay_core.batches import models as m
+from relay_core.batches import store as batches
+from relay_core.batches import view as batch_view
+from relay_core.batches.models import describe
 from relay_core.errors import InvalidRequest, NotFound
-from relay_core.models import describe
-from relay_core.ratelimit import Limits
+from relay_core.redis import queue
 from relay_core.scheduler import share
 from relay_core.scheduler import state as scheduler
+from relay_core.scheduler.ratelimit import Limits
 
 
 async def get_queue(request: web.Request) -> web.Response:

@@ -8,7 +8,7 @@ waits for another group's round trip to end before its own starts, and under loa
 trip still carries many events. A lone request pays no added latency.
 Two groups holding the same eventId are harmless: each script is atomic, so one claims it.
 
-With WEBHOOK_ACK_DURABILITY aof or replica (relay_core.durability), the group's write, a mark
+With WEBHOOK_ACK_DURABILITY aof or replica (relay_core.redis.durability), the group's write, a mark
 and the wait (WAITAOF/WAIT) travel in one pipeline on one connection, and the group's requests
 are answered only when the wait confirms; a wait that times out refuses the whole group (503).
 Such a wait can last until Redis's next fsync, so many more groups may travel at once.
@@ -23,9 +23,10 @@ import uuid
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from relay_core import keys, lua, queue
-from relay_core.durability import MARK_TTL_MS, MEMORY, AckPolicy, NotDurable
+from relay_core import keys, lua
 from relay_core.errors import Unavailable
+from relay_core.redis import queue
+from relay_core.redis.durability import MARK_TTL_MS, MEMORY, AckPolicy, NotDurable
 
 log = logging.getLogger(__name__)
 _Item = tuple[str, bytes, "asyncio.Future[bool]"]

@@ -18,13 +18,14 @@ from ingest.appkeys import REDIS, RULES, SETTINGS
 from ingest.auth import require_api_key
 from ingest.bodies import read_object
 from ingest.responses import json_response
-from relay_core import deploys, versions
-from relay_core.deploys import Subject
+from relay_core.deploys import store as deploys
+from relay_core.deploys import versions
+from relay_core.deploys.rules import ExtendDeploy, Rule
+from relay_core.deploys.store import Subject
 from relay_core.errors import ApiError, InvalidRequest, NotFound
 from relay_core.platforms.deploy_clients import extend_client
 from relay_core.platforms.extend_versions import get_version, summary
 from relay_core.platforms.http import PlatformError
-from relay_core.rules import ExtendDeploy, Rule
 
 HTTP = web.AppKey("versions_http", aiohttp.ClientSession)
 _SUBJECT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-")

@@ -10,9 +10,10 @@ from aiohttp import web
 from ingest.appkeys import SETTINGS, SINK
 from ingest.bodies import read_body
 from ingest.responses import json_response
-from relay_core import metrics, signing
 from relay_core.errors import ApiError, InvalidSignature
-from relay_core.events import parse_envelope
+from relay_core.ops import metrics
+from relay_core.runs import signing
+from relay_core.runs.events import parse_envelope
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from rich.table import Table
 
 from relay_cli.localredis import PrivateRedis, free_port
 from relay_cli.stack import Child, start_relay, start_sandbox
+from relay_core.runs.status import BATCH_COUNTED
 from relay_core.settings import Settings
-from relay_core.status import BATCH_COUNTED
 
 WORKFLOW = "workflow_demo_invoices"
 API_KEY = "demo-key"

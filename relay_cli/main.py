@@ -71,9 +71,9 @@ def serve_with_children(settings: Settings, host: str, port: int) -> int:
     """WEB_CONCURRENCY processes on one port (relay_cli.webprocs), after the checks a child
     would fail on, so a bad configuration stops the parent with one line too."""
     from relay_cli.webprocs import Supervisor
-    from relay_core.durability import check_server
-    from relay_core.redis import connect
-    from relay_core.rules import load_rules
+    from relay_core.deploys.rules import load_rules
+    from relay_core.redis.client import connect
+    from relay_core.redis.durability import check_server
 
     settings.require_webhook_secrets()
     settings.require_api_keys()
@@ -94,8 +94,8 @@ def serve_with_children(settings: Settings, host: str, port: int) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    from relay_core.deploys.rules import load_rules
     from relay_core.logs import setup_logging
-    from relay_core.rules import load_rules
     from worker.app import build_worker, check_health
 
     settings = load_settings()
@@ -112,7 +112,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def _check_redis(settings: Settings) -> None:
     """An evicting Redis stops the process here (ConfigError: one line, exit 2)."""
-    from relay_core.memguard import check_at_start
+    from relay_core.redis.memguard import check_at_start
 
     asyncio.run(check_at_start(settings))
 

@@ -17,8 +17,8 @@ import aiohttp
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from relay_core.batches.uploads import GLOB_CHARS, expand, sha256_of
 from relay_core.settings import Settings
-from relay_core.uploads import GLOB_CHARS, expand, sha256_of
 
 URL_LIST_SUFFIXES = (".txt", ".urls", ".list")
 LOOKUP_SLICE = 1000

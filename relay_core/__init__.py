@@ -1,4 +1,10 @@
-"""Shared core of workflow-relay: settings, models, Redis keys, queue seam, platform clients.
+"""The core of workflow-relay: each capability's rules, Redis state and Lua, one package each.
 
-Both processes (`ingest` and `worker`) import from here and never from each other.
+`ingest` (the web process), `worker` (the arq jobs) and `relay_cli` import from here, and
+`ingest` and `worker` never from each other. Capabilities: `runs` (webhook events applied to
+tracked runs), `batches` (fan-out in), `scheduler` (fair shares of the rate limits), `deploys`
+and `evals` (workflow versions), `notify` (webhooks out), `ops` (dead letters, retention,
+metrics), `platforms` (the external APIs) and `redis` (connections, the arq seam, durability).
+Cross-cutting modules stay at the top: `keys` (every Redis key), `settings`, `errors`, `logs`,
+`params` and `lua`.
 """

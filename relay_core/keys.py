@@ -9,9 +9,9 @@ EVENT_GROUP = PREFIX + "evgrp:"  # + group id -> list of raw webhook bodies awai
 EVENT_TYPES = PREFIX + "stats:event-types"  # hash eventType -> count applied or ignored
 RUN = PREFIX + "run:"  # + runId -> hash with the run's tracked state
 IDEMPOTENCY = PREFIX + "idem:"  # + api key hash + Idempotency-Key -> first answer
-METRICS = PREFIX + "metrics"  # hash: every process's counters, summed (relay_core.metrics)
+METRICS = PREFIX + "metrics"  # hash: every process's counters, summed (relay_core.ops.metrics)
 REVIEWS = PREFIX + "reviews"  # sorted set runId by NEEDS_REVIEW time (may hold stale ids)
-# Finished runs expire by the hour (relay_core.runexpiry), not by a TTL each:
+# Finished runs expire by the hour (relay_core.runs.expiry), not by a TTL each:
 RUN_EXPIRY = PREFIX + "run-expiry:"  # + bucket (epoch hours) -> list of runIds finished in it
 RUN_EXPIRY_BUCKETS = PREFIX + "run-expiry-buckets"  # sorted set of those buckets, by bucket
 
@@ -45,7 +45,7 @@ def batch_runs(batch_id: str, bucket: int) -> str:
     return BATCH + batch_id + BATCH_RUNS_SUFFIX + str(bucket)
 
 
-# Batch fan-out (relay_core.batches, worker.fanout): all under the batch's own key.
+# Batch fan-out (relay_core.batches.store, worker.batches.fanout): all under the batch's own key.
 BATCHES_OPEN = PREFIX + "batches:open"  # set of batchIds not yet complete (reconcile walks it)
 OPEN_RUNS = PREFIX + "open-runs"  # sorted set runId by last change, while non-terminal
 RATE = PREFIX + "rate:"  # + bucket -> GCRA theoretical arrival time (ms) / files window list
@@ -216,7 +216,7 @@ def family_of(key: str) -> str:
     return "other"
 
 
-# WEBHOOK_ACK_DURABILITY (relay_core.durability): a tiny write in every durable group, so that
+# WEBHOOK_ACK_DURABILITY (relay_core.redis.durability): a tiny write in every durable group, so that
 # WAITAOF/WAIT on that connection also covers events the group found already stored.
 DURABILITY_MARK = PREFIX + "durability:mark"
 

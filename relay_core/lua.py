@@ -4,7 +4,7 @@ from __future__ import annotations
 
 # Shared by every script that can finish a batch: a batch is complete once every file has a
 # terminal run, failed to submit, or was cancelled before it was sent. Completion is recorded
-# once and enqueues the batch_completed job (bytes built by relay_core.queue) in the same step.
+# once and enqueues the batch_completed job (bytes built by relay_core.redis.queue) in the same step.
 _COMPLETE_CHECK = """
 local function complete_check(bkey, job_key, queue, job, job_id, now)
   local v = redis.call('HMGET', bkey, 'files', 'completedAt', 'state',
@@ -23,7 +23,7 @@ local function complete_check(bkey, job_key, queue, job, job_id, now)
 end
 """
 
-# One letter per status in a run's history (relay_core.runstore reads them back); the apply
+# One letter per status in a run's history (relay_core.runs.store reads them back); the apply
 # script's table is built from this one, so the two cannot drift apart.
 HISTORY_CODES = {
     "P": "PENDING",
@@ -38,8 +38,8 @@ HISTORY_CODES = {
 _CODE_TABLE = ", ".join(f"{status}='{code}'" for code, status in HISTORY_CODES.items())
 
 # KEYS: run, batch, the file's runmap bucket, completion job key, arq queue, open runs, the
-#       run-expiry list of this hour, the run-expiry bucket index (relay_core.runexpiry), the
-#       reviews index (relay_core.reviews)
+#       run-expiry list of this hour, the run-expiry bucket index (relay_core.runs.expiry), the
+#       reviews index (relay_core.runs.reviews)
 # ARGV: status ('' = no status change), eventId, now ms, history limit, fields (JSON object of
 #       hash fields to set), run id, file index ('' = not a relay batch run), job bytes, job id,
 #       retention ms of a terminal run (0 = kept), expiry bucket, expiry list TTL ms

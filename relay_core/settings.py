@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     extend_write_rps: float = Field(10.0, validation_alias="EXTEND_WRITE_RPS", gt=0)
     extend_files_per_minute: int = Field(80, validation_alias="EXTEND_FILES_PER_MINUTE", ge=1)
     reconcile_after_seconds: int = Field(900, validation_alias="RECONCILE_AFTER_SECONDS", ge=1)
-    # Batch fan-out (worker.fanout): transient submit failures retry on this bounded schedule.
+    # Batch fan-out (worker.batches.fanout): transient submit failures retry on this bounded schedule.
     extend_submit_max_attempts: int = Field(
         20, validation_alias="EXTEND_SUBMIT_MAX_ATTEMPTS", ge=1, le=1000
     )
@@ -106,7 +106,7 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field("text", validation_alias="LOG_FORMAT")
     log_level: str = Field("INFO", validation_alias="LOG_LEVEL")
     # Chunk jobs hold their rate-limit reservation while they wait for it, and event groups go
-    # first (relay_core.queue): with 20 slots, a pause in the loop cost B3 10% of the limit.
+    # first (relay_core.redis.queue): with 20 slots, a pause in the loop cost B3 10% of the limit.
     worker_max_jobs: int = Field(50, validation_alias="WORKER_MAX_JOBS", ge=1)
     job_completion_wait_seconds: int = Field(20, validation_alias="JOB_COMPLETION_WAIT_SECONDS")
     # Operations (issue 13): tries before an event group is dead-lettered; an evicting Redis
@@ -115,7 +115,7 @@ class Settings(BaseSettings):
     allow_eviction: bool = Field(False, validation_alias="ALLOW_EVICTION")
     event_log_days: int = Field(3, validation_alias="EVENT_LOG_DAYS", ge=0, le=365)
 
-    # Issue 16: what an acknowledged webhook survives (relay_core.durability), how long an
+    # Issue 16: what an acknowledged webhook survives (relay_core.redis.durability), how long an
     # answer waits for it (then 503 + Retry-After), and serving processes of `relay web`.
     webhook_ack_durability: Literal["memory", "aof", "replica"] = Field(
         "memory", validation_alias="WEBHOOK_ACK_DURABILITY"
@@ -136,7 +136,7 @@ class Settings(BaseSettings):
     )
     notify_timeout_seconds: float = Field(15.0, validation_alias="NOTIFY_TIMEOUT_SECONDS", gt=0)
     notify_max_in_flight: int = Field(4, validation_alias="NOTIFY_MAX_IN_FLIGHT", ge=1, le=100)
-    # Files in (relay_core.uploads): the largest file POST /v1/files takes (held in memory
+    # Files in (relay_core.batches.uploads): the largest file POST /v1/files takes (held in memory
     # while it is passed on to Extend's upload).
     upload_max_bytes: int = Field(
         50 * 1024 * 1024, validation_alias="UPLOAD_MAX_BYTES", ge=1024, le=1024 * 1024 * 1024

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
 from ingest.app import create_app
-from relay_core.redis import connect
+from relay_core.redis.client import connect
 from relay_core.settings import Settings
 from tests.support.redis_server import RedisServer
 from tests.support.signing import OTHER_SECRET, SECRET

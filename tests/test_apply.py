@@ -10,8 +10,8 @@ from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
 from relay_core import keys
-from relay_core.events import RunUpdate
-from relay_core.runstore import RunStore
+from relay_core.runs.events import RunUpdate
+from relay_core.runs.store import RunStore
 from relay_core.settings import Settings
 from tests.conftest import auth, run_worker_burst
 from tests.support.signing import event, extend_headers, run_payload

@@ -13,8 +13,9 @@ from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
 from relay_cli.main import main as relay_main
-from relay_core import keys, queue
-from relay_core.runstore import RunStore
+from relay_core import keys
+from relay_core.redis import queue
+from relay_core.runs.store import RunStore
 from relay_core.settings import Settings
 from tests.batches.support import WF, files, jobs_in_progress, sandbox_config, stack, wait_for
 from tests.conftest import API_KEY, auth, run_worker_burst

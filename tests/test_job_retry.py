@@ -1,6 +1,6 @@
 """Acknowledged events are applied even when their job fails: a job failing with an error arq
 itself would never retry is retried (worker.jobmetrics), and a group whose job is gone gets it
-back from the reconcile pass (worker.sweep)."""
+back from the reconcile pass (worker.runs.sweep)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,15 @@ import pytest
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
-from relay_core import keys, queue
-from relay_core.runstore import RunStore
+from relay_core import keys
+from relay_core.redis import queue
+from relay_core.runs.store import RunStore
 from relay_core.settings import Settings
 from tests.batches.support import wait_for
 from tests.conftest import run_worker_burst
 from tests.support.signing import event, extend_headers, run_payload
 from worker.app import build_worker
-from worker.sweep import requeue_orphan_groups
+from worker.runs.sweep import requeue_orphan_groups
 
 RUN = "workflow_run_corrupt"
 

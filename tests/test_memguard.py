@@ -16,8 +16,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
 from ingest.app import create_app
-from relay_core import memguard
-from relay_core.redis import connect
+from relay_core.redis import memguard
+from relay_core.redis.client import connect
 from tests.conftest import make_settings
 from tests.support.redis_server import RedisServer, fill_to
 
@@ -84,7 +84,7 @@ async def test_readyz_says_redis_full_near_maxmemory_and_recovers(
     small: tuple[Redis, TestClient[Any, Any]], caplog: pytest.LogCaptureFixture
 ) -> None:
     redis, client = small
-    caplog.set_level(logging.WARNING, logger="relay_core.memguard")
+    caplog.set_level(logging.WARNING, logger="relay_core.redis.memguard")
     used = int((await redis.info("memory"))["used_memory"])
     await redis.config_set("maxmemory", used + 4 * 1024 * 1024)
     assert (await client.get("/readyz")).status == 200

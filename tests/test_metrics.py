@@ -15,9 +15,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
 from ingest.app import create_app
-from relay_core import metrics, queue
 from relay_core.logs import JsonFormatter
+from relay_core.ops import metrics
 from relay_core.platforms.http import PlatformClient, PlatformError
+from relay_core.redis import queue
 from relay_core.settings import Settings
 from tests.conftest import API_KEY, auth, make_settings, run_worker_burst
 from tests.support.signing import event, extend_headers, run_payload

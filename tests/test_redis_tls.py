@@ -1,4 +1,4 @@
-"""REDIS_URL's TLS parameters (relay_core.tls): read alike for rediss:// and rediss+sentinel://,
+"""REDIS_URL's TLS parameters (relay_core.redis.tls): read alike for rediss:// and rediss+sentinel://,
 checked at start (one ConfigError line naming REDIS_URL). Live TLS: tests/test_sentinel.py, and
 a client certificate against a server that requires one below."""
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from relay_core import queue, sentinel
-from relay_core.redis import connect
+from relay_core.redis import queue, sentinel
+from relay_core.redis.client import connect
 from relay_core.settings import ConfigError
 from tests.support.redis_server import RedisServer, tls_binary
 from tests.support.tls_certs import make_ca, make_server_files

@@ -8,7 +8,11 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
-from relay_core import keys, metrics, queue, retention, runexpiry, runmap
+from relay_core import keys
+from relay_core.batches import runmap
+from relay_core.ops import metrics, retention
+from relay_core.redis import queue
+from relay_core.runs import expiry as runexpiry
 from relay_core.settings import Settings
 from tests.batches.support import (
     WF,

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from relay_core.rules import EachlabsDeploy, ExtendDeploy, load_rules, parse_rules
+from relay_core.deploys.rules import EachlabsDeploy, ExtendDeploy, load_rules, parse_rules
 from relay_core.settings import ConfigError, Settings
 
 KEYS = {"EXTEND_API_KEY": "sk", "EACHLABS_API_KEY": "el", "XPANDER_API_KEY": "xp"}

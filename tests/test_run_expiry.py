@@ -1,5 +1,5 @@
-"""Finished runs expire by the hour they finished in (relay_core.runexpiry), and their history
-is kept in its compact form (relay_core.runstore)."""
+"""Finished runs expire by the hour they finished in (relay_core.runs.expiry), and their history
+is kept in its compact form (relay_core.runs.store)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from relay_core import keys, queue, runexpiry
-from relay_core.events import RunUpdate
-from relay_core.runstore import RunStore
+from relay_core import keys
+from relay_core.redis import queue
+from relay_core.runs import expiry as runexpiry
+from relay_core.runs.events import RunUpdate
+from relay_core.runs.store import RunStore
 from relay_core.settings import Settings
 from tests.conftest import make_settings
-from worker.retention import sweep_runs
+from worker.runs.expiry import sweep_runs
 
 HOUR_MS = runexpiry.BUCKET_MS
 RETENTION_MS = 2 * 86_400_000

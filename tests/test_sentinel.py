@@ -17,8 +17,8 @@ from redis.asyncio.sentinel import MasterNotFoundError
 from redis.exceptions import ConnectionError
 
 from ingest.app import create_app
-from relay_core import queue, sentinel
-from relay_core.redis import connect
+from relay_core.redis import queue, sentinel
+from relay_core.redis.client import connect
 from relay_core.settings import ConfigError
 from tests.conftest import make_settings, run_worker_burst
 from tests.support.procs import ROOT

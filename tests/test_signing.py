@@ -1,4 +1,4 @@
-"""relay_core.signing against the official SDK and against the test helper."""
+"""relay_core.runs.signing against the official SDK and against the test helper."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 import pytest
 from extend_ai import Extend
 
-from relay_core import signing
+from relay_core.runs import signing
 from tests.support.signing import SECRET, event, extend_headers, run_payload
 
 BODY = event("evt_1", "workflow_run.completed", run_payload("workflow_run_1", "PROCESSED"))

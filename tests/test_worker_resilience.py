@@ -19,7 +19,8 @@ from arq.worker import func
 from redis.asyncio import Redis
 
 from ingest.sink import EventSink
-from relay_core import keys, queue
+from relay_core import keys
+from relay_core.redis import queue
 from tests.conftest import make_settings
 from tests.support.signing import event, run_payload
 from worker.app import build_worker

@@ -8,23 +8,22 @@ from arq import Worker
 from arq.cron import CronJob, cron
 from arq.worker import Function, func
 
-from relay_core import queue
-from relay_core.rules import load_rules
-from relay_core.runstore import RunStore
+from relay_core.deploys.rules import load_rules
+from relay_core.redis import queue
+from relay_core.runs.store import RunStore
 from relay_core.settings import Settings
 from worker import deadletter
-from worker.apply import apply_events, batch_completed
-from worker.cancel import CANCEL_JOB_TIMEOUT_SECONDS, cancel_batch
-from worker.deploy import (
+from worker.batches.cancel import CANCEL_JOB_TIMEOUT_SECONDS, cancel_batch
+from worker.batches.dispatch import DISPATCH_JOB_TIMEOUT_SECONDS, dispatch, dispatch_startup, kick
+from worker.batches.fanout import CHUNK_JOB_TIMEOUT_SECONDS, CHUNK_MAX_TRIES, submit_chunk
+from worker.batches.fanout_ctx import fanout_shutdown, fanout_startup
+from worker.deploys.deploy import (
     DEPLOY_JOB_TIMEOUT_SECONDS,
     MAX_JOB_TRIES,
     deploy_shutdown,
     deploy_startup,
     run_deploy,
 )
-from worker.dispatch import DISPATCH_JOB_TIMEOUT_SECONDS, dispatch, dispatch_startup, kick
-from worker.fanout import CHUNK_JOB_TIMEOUT_SECONDS, CHUNK_MAX_TRIES, submit_chunk
-from worker.fanout_ctx import fanout_shutdown, fanout_startup
 from worker.jobmetrics import LastTry, instrument, metrics_shutdown, metrics_startup
 from worker.notify import (
     NOTIFY_JOB_TIMEOUT_SECONDS,
@@ -33,16 +32,17 @@ from worker.notify import (
     notify_shutdown,
     notify_startup,
 )
-from worker.reconcile import RECONCILE_JOB_TIMEOUT_SECONDS, reconcile
 from worker.resilience import ResilientWorker
-from worker.retention import SWEEP_JOB_TIMEOUT_SECONDS, sweep_runs
+from worker.runs.apply import apply_events, batch_completed
+from worker.runs.expiry import SWEEP_JOB_TIMEOUT_SECONDS, sweep_runs
+from worker.runs.reconcile import RECONCILE_JOB_TIMEOUT_SECONDS, reconcile
 
 # Below a PaaS's shutdown grace period (Heroku 30 s); a killed job's in-progress key expires
 # after its timeout + 10 s, so another worker picks it up again within a minute.
 JOB_TIMEOUT_SECONDS = 40
 # arq keeps one in-progress TTL for every job, the longest timeout + 10 s: the deploy job's
 # 120 s would hold a killed worker's chunks for 130 s. Deploys are kept single by their own
-# lease (worker.deploy), so the TTL only has to outlive the other jobs' timeouts.
+# lease (worker.deploys.deploy), so the TTL only has to outlive the other jobs' timeouts.
 IN_PROGRESS_SECONDS = (
     max(
         JOB_TIMEOUT_SECONDS,
@@ -187,7 +187,7 @@ def check_health(settings: Settings) -> int:
     """Exit code for a PaaS liveness probe: 0 while a worker has reported in recently."""
     import asyncio
 
-    from relay_core.redis import connect
+    from relay_core.redis.client import connect
 
     async def probe() -> bool:
         redis = connect(settings.redis_url)

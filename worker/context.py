@@ -6,7 +6,7 @@ from typing import Any, TypedDict, cast
 
 from arq.connections import ArqRedis
 
-from relay_core.runstore import RunStore
+from relay_core.runs.store import RunStore
 from relay_core.settings import Settings
 
 

@@ -1,4 +1,4 @@
-"""Jobs that exhaust their tries become dead letters (relay_core.deadletters), not lost work.
+"""Jobs that exhaust their tries become dead letters (relay_core.ops.deadletters), not lost work.
 
 worker.jobmetrics calls `note_failure` on every failed try (so a dead letter can say when the
 trouble began) and `exhausted` on the last one. Each job kind describes here what a redrive
@@ -13,8 +13,10 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from relay_core import deadletters, keys, metrics, queue
-from relay_core.deadletters import Failure, Redrive
+from relay_core import keys
+from relay_core.ops import deadletters, metrics
+from relay_core.ops.deadletters import Failure, Redrive
+from relay_core.redis import queue
 
 log = logging.getLogger(__name__)
 FAILURE_TALLY_MS = 2 * 86_400_000  # outlives any job's tries; deleted when dead-lettered

@@ -22,7 +22,7 @@ from arq import Retry
 from arq.typing import WorkerCoroutine
 from arq.worker import Function
 
-from relay_core import metrics
+from relay_core.ops import metrics
 
 log = logging.getLogger(__name__)
 # (ctx, function, args, error) -> True once dead-lettered; False: not a dead-lettered kind.

@@ -16,9 +16,9 @@ from typing import Any, cast
 import aiohttp
 from arq import Retry
 
-from relay_core import deadletters
 from relay_core.notify import delivery, signing, ssrf, store
 from relay_core.notify.delivery import Delivery, Outcome
+from relay_core.ops import deadletters
 from relay_core.settings import Settings
 from worker.context import ctx_of
 
@@ -88,7 +88,7 @@ async def notify_deliver(
 
 
 async def notify_redrive(raw_ctx: dict[str, Any], delivery_id: str) -> dict[str, Any]:
-    """A dead letter's redrive (relay_core.deadletters): the delivery's next round. Idempotent:
+    """A dead letter's redrive (relay_core.ops.deadletters): the delivery's next round. Idempotent:
     a delivery no longer dead is left alone."""
     redriven = await delivery.redrive(ctx_of(raw_ctx)["redis"], [delivery_id])
     return {"deliveryId": delivery_id, "redriven": redriven}

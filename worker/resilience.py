@@ -22,7 +22,7 @@ from arq.connections import ArqRedis, create_pool
 from arq.constants import in_progress_key_prefix
 from redis.exceptions import ConnectionError, TimeoutError, WatchError
 
-from relay_core import queue
+from relay_core.redis import queue
 
 log = logging.getLogger(__name__)
 # What a dropped or refused connection raises (redis-py wraps socket errors, arq's pool
@@ -37,7 +37,7 @@ RELEASE_MARGIN_SECONDS = 5.0
 
 
 class ResilientWorker(Worker):
-    redis_url: str | None = None  # set by worker.app: the pool comes from relay_core.queue
+    redis_url: str | None = None  # set by worker.app: the pool comes from relay_core.redis.queue
     ready = False
     _backoff = BACKOFF_FIRST_SECONDS
     _outage_since: float | None = None

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from relay_core.models import BatchFile
+from relay_core.batches.models import BatchFile
 
 Comparator = Literal["exact", "number", "date", "normalized", "similarity"]
 VERSION_REF = r"^(draft|latest|[0-9]{1,9}|workflow_version_[A-Za-z0-9_-]{1,100})$"

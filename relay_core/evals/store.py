@@ -13,7 +13,8 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from relay_core import keys, queue
+from relay_core import keys
+from relay_core.redis import queue
 
 RUNNING, PASSED, FAILED = "running", "passed", "failed"
 ROLES = ("candidate", "baseline")

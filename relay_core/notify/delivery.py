@@ -14,8 +14,11 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from relay_core import batch_lua, deadletters, keys, queue
+from relay_core import keys
+from relay_core.batches import lua as batch_lua
 from relay_core.notify import lua
+from relay_core.ops import deadletters
+from relay_core.redis import queue
 
 ATTEMPTS_KEPT = 100
 FINISHED_TTL_MS = 3 * 86_400_000
@@ -169,7 +172,7 @@ async def redrive(redis: Redis, delivery_ids: list[str] | None = None) -> int:
         ]
         redriven = int(await batch_lua.run(redis, lua.REDRIVE, script_keys, [now, job, job_id]))
         if redriven:
-            # The same item in the relay-wide dead letters (relay_core.deadletters) goes too.
+            # The same item in the relay-wide dead letters (relay_core.ops.deadletters) goes too.
             await deadletters.purge(
                 redis, deadletters.dead_letter_id(deadletters.NOTIFICATION, did)
             )

@@ -16,13 +16,16 @@ import orjson
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
-from relay_core import batch_view, deploys, keys, queue
+from relay_core import keys
+from relay_core.batches import view as batch_view
+from relay_core.deploys import store as deploys
 from relay_core.evals.outputs import extracted_values
-from relay_core.events import Envelope, RunUpdate
 from relay_core.notify import events as ev
 from relay_core.notify import lua
-from relay_core.runstore import ApplyResult, relay_file
-from relay_core.status import RANK
+from relay_core.redis import queue
+from relay_core.runs.events import Envelope, RunUpdate
+from relay_core.runs.status import RANK
+from relay_core.runs.store import ApplyResult, relay_file
 
 MESSAGE_TTL_MS = 7 * 86_400_000
 _CREATE_SHA = hashlib.sha1(lua.CREATE.encode()).hexdigest()  # noqa: S324 (Redis's script id)

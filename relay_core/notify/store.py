@@ -15,10 +15,11 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from relay_core import keys, queue
+from relay_core import keys
 from relay_core.errors import NotFound
 from relay_core.notify import events as ev
 from relay_core.notify.signing import new_secret
+from relay_core.redis import queue
 
 SUB_PREFIX = "sub_"
 BATCH_PREFIX = "rbatch_"

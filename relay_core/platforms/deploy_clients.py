@@ -6,12 +6,12 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from relay_core.deploys.rules import DeployTarget, EachlabsDeploy, ExtendDeploy
 from relay_core.platforms.deployer import Deployer
 from relay_core.platforms.eachlabs import EachlabsVersions
 from relay_core.platforms.extend_versions import ExtendVersions
 from relay_core.platforms.http import PlatformClient
 from relay_core.platforms.xpander import XpanderWorkflows
-from relay_core.rules import DeployTarget, EachlabsDeploy, ExtendDeploy
 from relay_core.settings import Settings
 
 # The legacy Eachlabs host documents X-API-Key; the current one documents Bearer.

@@ -13,9 +13,9 @@ import re
 from typing import Any
 from urllib.parse import quote
 
+from relay_core.deploys.rules import EachlabsDeploy
 from relay_core.platforms.deployer import Facts, Outcome, render
 from relay_core.platforms.http import PlatformClient, PlatformError
-from relay_core.rules import EachlabsDeploy
 
 _NUMBERED = re.compile(r"^v(\d+)$")
 

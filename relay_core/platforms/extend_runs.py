@@ -1,4 +1,4 @@
-"""Extend's workflow-run endpoints in both API dialects, on the shared PlatformClient.
+"""Extend's workflow-run endpoints in both API dialects, on PlatformClient.
 
 2026-02-09: one `POST /workflow_runs/batch` per chunk, each input carrying its own metadata.
 2025-04-21: one `POST /workflow_runs` per chunk with `files[]` (or `rawTexts[]`) and one

@@ -15,10 +15,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from relay_core.deploys.rules import ExtendDeploy
 from relay_core.params import is_digits
 from relay_core.platforms.deployer import Facts, Outcome, render
 from relay_core.platforms.http import PlatformClient, PlatformError
-from relay_core.rules import ExtendDeploy
 
 PAGE_SIZE = "100"
 MAX_PAGES = 50

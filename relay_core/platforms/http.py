@@ -1,4 +1,5 @@
-"""The shared HTTP wrapper: base URL, headers, timeout, allowed statuses, one error type.
+"""The HTTP wrapper under every platform client: base URL, headers, timeout, allowed statuses,
+one error type.
 
 Every answer's body is read (so connections are reused), and every failure becomes a
 PlatformError that says whether it is worth retrying and whether the request may have been
@@ -16,7 +17,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from relay_core import metrics
+from relay_core.ops import metrics
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from relay_core.deploys.rules import XpanderDeploy
 from relay_core.platforms.deployer import Facts, Outcome
 from relay_core.platforms.http import PlatformClient
-from relay_core.rules import XpanderDeploy
 
 
 class XpanderWorkflows:

@@ -11,7 +11,7 @@ any: no active batch starves (tests/scheduler: a property-based test).
 
 from __future__ import annotations
 
-from relay_core.ratelimit import RESERVE_LIB
+from relay_core.scheduler.ratelimit import RESERVE_LIB
 
 # Helpers over the state. ARGV-independent: callers pass the level prefix (keys.SCHED_LEVEL).
 STATE_LIB = """
@@ -146,7 +146,7 @@ local job_id = ARGV[13] .. b .. ':' .. c
 local job = '{"t":null,"f":"' .. ARGV[14] .. '","a":["' .. b .. '",' .. c .. '],"k":{},"et":'
   .. now .. '}'
 redis.call('SET', ARGV[12] .. job_id, job, 'PX', 86400000)
--- Due a lookahead early: the job waits for its slot itself (worker.fanout), so the worker's
+-- Due a lookahead early: the job waits for its slot itself (worker.batches.fanout), so the worker's
 -- poll interval is not added to every send.
 redis.call('ZADD', KEYS[7], math.max(now, go - tonumber(ARGV[2])), job_id)
 redis.call('ZINCRBY', L .. ':u:' .. u, n / w, b)

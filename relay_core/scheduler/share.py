@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from redis.asyncio import Redis
 
 from relay_core import keys
-from relay_core.ratelimit import Limits
+from relay_core.scheduler.ratelimit import Limits
 
 MAX_CHUNK = 50
 

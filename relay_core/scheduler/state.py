@@ -1,6 +1,6 @@
 """The scheduler's Redis side: join a batch, take the next slot, start and hand over dispatchers.
 
-Dispatching is a job (worker.dispatch) that takes slots one after another while there are
+Dispatching is a job (worker.batches.dispatch) that takes slots one after another while there are
 files to send. Only the holder of a short, renewed lease takes slots; a kick (a batch stored
 or re-prioritised, a chunk finished, a worker started, a timer) starts a dispatcher when no
 lease is held, so a killed dispatcher is replaced within a lease period of the next kick.
@@ -16,9 +16,11 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from relay_core import batch_lua, keys, queue
-from relay_core.ratelimit import WINDOW_MS, Limits, pace_ms
+from relay_core import keys
+from relay_core.batches import lua as batch_lua
+from relay_core.redis import queue
 from relay_core.scheduler import lua
+from relay_core.scheduler.ratelimit import WINDOW_MS, Limits, pace_ms
 
 DEFAULT_PRIORITY = 90
 LOOKAHEAD_MS = 50

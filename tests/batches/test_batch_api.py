@@ -8,8 +8,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
-from relay_core.models import BatchAccepted
-from relay_core.producer import Producer
+from relay_core.batches.models import BatchAccepted
+from relay_core.batches.producer import Producer
 from relay_core.settings import Settings
 from tests.conftest import auth
 

@@ -8,9 +8,10 @@ import time
 import pytest
 from redis.asyncio import Redis
 
-from relay_core import keys, queue
+from relay_core import keys
+from relay_core.redis import queue
 from tests.batches.support import files, sandbox_config, stack, wait_for
-from worker import fanout
+from worker.batches import fanout
 
 BATCH_PATHS = {"only_paths": ["/workflow_runs"], "only_methods": ["POST"]}
 
@@ -61,7 +62,7 @@ async def test_a_slow_look_retries_within_its_budget_and_keeps_what_it_fetched(
         async def settled() -> bool:
             return bool((await st.batch(batch_id))["chunks"]["submitted"] == 1)
 
-        with caplog.at_level(logging.WARNING, logger="worker.fanout"):
+        with caplog.at_level(logging.WARNING, logger="worker.batches.fanout"):
             await wait_for(settled)
         view = await st.wait_done(batch_id)
         assert view["runs"]["PROCESSED"] == 5 and view["duplicateRuns"] == 0

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from ingest.app import create_app
 from relay_core import keys
-from relay_core.producer import Producer
+from relay_core.batches.producer import Producer
 from tests.batches.support import WF, Stack, sandbox_config, stack
 from tests.batches.test_cli_batches import relay
 from tests.conftest import API_KEY, auth

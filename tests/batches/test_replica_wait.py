@@ -6,11 +6,18 @@ import pytest
 from redis.asyncio import Redis
 
 from relay_core import keys
-from relay_core.producer import Producer
-from relay_core.ratelimit import Limits
+from relay_core.batches.producer import Producer
+from relay_core.scheduler.ratelimit import Limits
 from relay_core.scheduler.state import Scheduler
 from tests.conftest import make_settings
-from worker.chunkstate import ChunkState, NotReplicated, begin_send, load_chunk, set_state, settle
+from worker.batches.chunkstate import (
+    ChunkState,
+    NotReplicated,
+    begin_send,
+    load_chunk,
+    set_state,
+    settle,
+)
 
 
 async def cut_one_chunk(redis: Redis, redis_url: str) -> ChunkState:

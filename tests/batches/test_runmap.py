@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
-from relay_core import batch_runs, keys, runmap
-from relay_core.events import RunUpdate
-from relay_core.producer import Producer
-from relay_core.ratelimit import Limits
-from relay_core.runstore import RunStore
+from relay_core import keys
+from relay_core.batches import runmap
+from relay_core.batches import runs as batch_runs
+from relay_core.batches.producer import Producer
+from relay_core.runs.events import RunUpdate
+from relay_core.runs.store import RunStore
+from relay_core.scheduler.ratelimit import Limits
 from relay_core.scheduler.state import Scheduler
 from tests.conftest import make_settings
-from worker.chunkstate import load_chunk, settle, unresolved
+from worker.batches.chunkstate import load_chunk, settle, unresolved
 
 
 async def test_a_chunk_across_two_buckets_keeps_its_runs_and_fails_the_rest(

@@ -13,7 +13,9 @@ import orjson
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
-from relay_core import deploys, keys, queue
+from relay_core import keys
+from relay_core.deploys import store as deploys
+from relay_core.redis import queue
 from relay_core.settings import Settings
 from sandbox import Sandbox, SandboxConfig
 from tests.conftest import API_KEY, make_settings

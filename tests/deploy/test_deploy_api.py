@@ -12,7 +12,7 @@ import orjson
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
-from relay_core.deploys import list_for_subject
+from relay_core.deploys.store import list_for_subject
 from sandbox import Sandbox
 from tests.conftest import API_KEY, run_worker_burst
 from tests.deploy.conftest import MakeRelay

@@ -5,8 +5,9 @@ from __future__ import annotations
 from arq.constants import in_progress_key_prefix
 from redis.asyncio import Redis
 
-from relay_core import keys, queue
-from relay_core.deploys import Subject, deploy_id
+from relay_core import keys
+from relay_core.deploys.store import Subject, deploy_id
+from relay_core.redis import queue
 from sandbox import Sandbox
 from tests.conftest import run_worker_burst
 from tests.deploy.conftest import MakeRelay

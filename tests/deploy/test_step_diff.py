@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from relay_core.versions import step_diff
+from relay_core.deploys.versions import step_diff
 
 A = {"name": "a", "type": "PARSE", "next": [{"step": "b"}]}
 B = {"name": "b", "type": "EXTRACT", "config": {"extractor": {"id": "1"}, "schema": {"x": 1}}}

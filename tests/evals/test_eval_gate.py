@@ -197,7 +197,7 @@ async def test_a_candidate_edited_during_its_evaluation_fails(
 async def test_a_set_larger_than_one_job_reads_is_scored_over_several_runs(
     redis_url: str, redis: Redis, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from worker import evals
+    from worker.deploys import evals
 
     monkeypatch.setattr(evals, "READS_PER_JOB", 3)  # 10 golden files: four runs of the job
     rules = write_rules(tmp_path)

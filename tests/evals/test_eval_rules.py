@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from relay_core.rules import ExtendDeploy, load_rules
+from relay_core.deploys.rules import ExtendDeploy, load_rules
 from relay_core.settings import ConfigError, Settings
 
 KEYS = {"EXTEND_API_KEY": "sk", "XPANDER_API_KEY": "xp"}

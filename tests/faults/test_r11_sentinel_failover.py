@@ -21,7 +21,7 @@ import aiohttp
 import pytest
 
 from relay_core import keys
-from relay_core.redis import connect
+from relay_core.redis.client import connect
 from sandbox import start_sandbox
 from tests.batches.support import WF, files, sandbox_config
 from tests.conftest import API_KEY, make_settings

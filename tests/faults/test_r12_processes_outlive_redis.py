@@ -17,7 +17,7 @@ import pytest
 from redis.asyncio import Redis
 
 from relay_core import keys
-from relay_core.redis import connect
+from relay_core.redis.client import connect
 from tests.support.procs import RelayProcess
 from tests.support.redis_server import RedisServer, free_port
 from tests.support.signing import SECRET, event, extend_headers, run_payload

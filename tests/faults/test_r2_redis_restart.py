@@ -15,8 +15,8 @@ import aiohttp
 import pytest
 
 from relay_core import keys
-from relay_core.redis import connect
-from relay_core.runstore import run_view
+from relay_core.redis.client import connect
+from relay_core.runs.store import run_view
 from sandbox import SandboxConfig, start_sandbox
 from tests.conftest import make_settings, run_worker_burst
 from tests.support.procs import RelayProcess

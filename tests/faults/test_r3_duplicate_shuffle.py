@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from relay_core import keys, queue
-from relay_core.runstore import run_view
+from relay_core import keys
+from relay_core.redis import queue
+from relay_core.runs.store import run_view
 from tests.batches.support import (
     WF,
     Stack,
@@ -118,7 +119,7 @@ async def queue_drained(redis: Redis) -> bool:
 async def test_events_delivered_three_times_shuffled_counters_exact(
     redis_url: str, redis: Redis, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="worker.apply")
+    caplog.set_level(logging.INFO, logger="worker.runs.apply")
     config = sandbox_config(webhooks={"event_types": []})  # the events come from the test
     async with stack(redis_url, config) as st:
         st.start_worker()

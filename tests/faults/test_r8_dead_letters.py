@@ -11,13 +11,15 @@ from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
 from relay_cli.main import main as relay_main
-from relay_core import deadletters, keys, queue
-from relay_core.runstore import RunStore
+from relay_core import keys
+from relay_core.ops import deadletters
+from relay_core.redis import queue
+from relay_core.runs.store import RunStore
 from relay_core.settings import Settings
 from tests.conftest import API_KEY, auth, make_settings, run_worker_burst
 from tests.support.signing import event, extend_headers, run_payload
 from worker.app import build_worker
-from worker.sweep import requeue_orphan_groups
+from worker.runs.sweep import requeue_orphan_groups
 
 POISON = "workflow_run_poison"
 HEALTHY = "workflow_run_healthy"
@@ -155,12 +157,12 @@ async def test_a_chunk_job_that_exhausts_its_tries_waits_as_a_dead_letter(
 ) -> None:
     from arq.worker import func
 
-    from relay_core.producer import Producer
-    from relay_core.ratelimit import Limits
+    from relay_core.batches.producer import Producer
+    from relay_core.scheduler.ratelimit import Limits
     from relay_core.scheduler.state import Scheduler
     from worker.app import _last_try
-    from worker.dispatch import dispatch
-    from worker.fanout import submit_chunk
+    from worker.batches.dispatch import dispatch
+    from worker.batches.fanout import submit_chunk
     from worker.jobmetrics import instrument
 
     fanout = make_settings(settings.redis_url, EXTEND_API_KEY="sk_x")

@@ -14,8 +14,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from ingest.app import create_app
-from relay_core.redis import connect
-from relay_core.runstore import RunStore
+from relay_core.redis.client import connect
+from relay_core.runs.store import RunStore
 from relay_core.settings import Settings
 from tests.conftest import make_settings, run_worker_burst
 from tests.support.redis_server import RedisServer, fill_to

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from relay_core import keys
-from relay_core.producer import Producer
-from relay_core.ratelimit import WINDOW_MS, Limits
+from relay_core.batches.producer import Producer
+from relay_core.scheduler.ratelimit import WINDOW_MS, Limits
 from relay_core.scheduler.state import Scheduler
 from tests.conftest import make_settings
 
