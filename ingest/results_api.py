@@ -1,7 +1,8 @@
 """GET /v1/batches/{id}/results: the batch's results as NDJSON, one line per file in order.
 
-Streamed: each page of files is read, its outputs fetched from the platform (relay_core.batches.results)
-and written before the next page is read. `cursor` (a file index) resumes an interrupted export.
+Streamed: each page of files is read, its outputs fetched from the platform
+(relay_core.batches.results) and written before the next page is read. `cursor` (a file index)
+resumes an interrupted export.
 """
 
 from __future__ import annotations

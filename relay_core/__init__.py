@@ -6,5 +6,5 @@ tracked runs), `batches` (fan-out in), `scheduler` (fair shares of the rate limi
 and `evals` (workflow versions), `notify` (webhooks out), `ops` (dead letters, retention,
 metrics), `platforms` (the external APIs) and `redis` (connections, the arq seam, durability).
 Cross-cutting modules stay at the top: `keys` (every Redis key), `settings`, `errors`, `logs`,
-`params` and `lua`.
+`params`, `retry` (backoff and attempt budgets) and `lua`.
 """

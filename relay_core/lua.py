@@ -4,7 +4,8 @@ from __future__ import annotations
 
 # Shared by every script that can finish a batch: a batch is complete once every file has a
 # terminal run, failed to submit, or was cancelled before it was sent. Completion is recorded
-# once and enqueues the batch_completed job (bytes built by relay_core.redis.queue) in the same step.
+# once and enqueues the batch_completed job (bytes built by relay_core.redis.queue) in the
+# same step.
 _COMPLETE_CHECK = """
 local function complete_check(bkey, job_key, queue, job, job_id, now)
   local v = redis.call('HMGET', bkey, 'files', 'completedAt', 'state',

@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     extend_write_rps: float = Field(10.0, validation_alias="EXTEND_WRITE_RPS", gt=0)
     extend_files_per_minute: int = Field(80, validation_alias="EXTEND_FILES_PER_MINUTE", ge=1)
     reconcile_after_seconds: int = Field(900, validation_alias="RECONCILE_AFTER_SECONDS", ge=1)
-    # Batch fan-out (worker.batches.fanout): transient submit failures retry on this bounded schedule.
+    # Batch fan-out (worker.batches.fanout): transient submit failures retry on this schedule.
     extend_submit_max_attempts: int = Field(
         20, validation_alias="EXTEND_SUBMIT_MAX_ATTEMPTS", ge=1, le=1000
     )

@@ -1,6 +1,6 @@
-"""REDIS_URL's TLS parameters (relay_core.redis.tls): read alike for rediss:// and rediss+sentinel://,
-checked at start (one ConfigError line naming REDIS_URL). Live TLS: tests/test_sentinel.py, and
-a client certificate against a server that requires one below."""
+"""REDIS_URL's TLS parameters (relay_core.redis.tls): read alike for rediss:// and
+rediss+sentinel://, checked at start (one ConfigError line naming REDIS_URL). Live TLS:
+tests/test_sentinel.py, and a client certificate against a server that requires one below."""
 
 from __future__ import annotations
 

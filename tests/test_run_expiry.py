@@ -4,17 +4,21 @@ is kept in its compact form (relay_core.runs.store)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from redis.asyncio import Redis
 
 from relay_core import keys
+from relay_core.deploys.rules import RuleSet
 from relay_core.redis import queue
 from relay_core.runs import expiry as runexpiry
 from relay_core.runs.events import RunUpdate
 from relay_core.runs.store import RunStore
 from relay_core.settings import Settings
 from tests.conftest import make_settings
+from worker.context import start, stop
 from worker.runs.expiry import sweep_runs
 
 HOUR_MS = runexpiry.BUCKET_MS
@@ -32,8 +36,15 @@ async def finish(store: RunStore, prefix: str, count: int, at_ms: int) -> list[s
     return ids
 
 
-def job_context(redis: Redis, settings: Settings, days: int) -> dict[str, Any]:
-    return {"redis": redis, "settings": make_settings(settings.redis_url, RETENTION_DAYS=days)}
+@contextlib.asynccontextmanager
+async def job_context(redis: Redis, settings: Settings, days: int) -> AsyncIterator[dict[str, Any]]:
+    """arq's ctx as a started worker's jobs see it, with RETENTION_DAYS=days."""
+    ctx: dict[str, Any] = {"redis": redis}
+    await start(ctx, make_settings(settings.redis_url, RETENTION_DAYS=days), RuleSet([]))
+    try:
+        yield ctx
+    finally:
+        await stop(ctx)
 
 
 async def present(redis: Redis, ids: list[str]) -> int:
@@ -79,7 +90,8 @@ async def test_retention_zero_keeps_every_run(redis: Redis, settings: Settings) 
     ids = await finish(store, "run_kept", 2, T0)
     assert not await redis.exists(keys.RUN_EXPIRY_BUCKETS)
     assert await runexpiry.sweep(redis, T0 + 365 * 86_400_000, 0) == 0
-    assert await sweep_runs(job_context(redis, settings, days=0)) == 0
+    async with job_context(redis, settings, days=0) as ctx:
+        assert await sweep_runs(ctx) == 0
     assert await present(redis, ids) == 2
 
 
@@ -89,7 +101,8 @@ async def test_the_worker_job_sweeps_by_the_settings_retention(
     now = queue.now_ms()  # the job's clock is the real one
     store = RunStore(redis, retention_ms=86_400_000)
     old = await finish(store, "run_old", 2, now - 3 * 86_400_000)
-    assert await sweep_runs(job_context(redis, settings, days=1)) == 2
+    async with job_context(redis, settings, days=1) as ctx:
+        assert await sweep_runs(ctx) == 2
     assert await present(redis, old) == 0
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from arq import Worker
 from arq.cron import CronJob, cron
@@ -10,28 +10,15 @@ from arq.worker import Function, func
 
 from relay_core.deploys.rules import load_rules
 from relay_core.redis import queue
-from relay_core.runs.store import RunStore
 from relay_core.settings import Settings
 from worker import deadletter
 from worker.batches.cancel import CANCEL_JOB_TIMEOUT_SECONDS, cancel_batch
 from worker.batches.dispatch import DISPATCH_JOB_TIMEOUT_SECONDS, dispatch, dispatch_startup, kick
 from worker.batches.fanout import CHUNK_JOB_TIMEOUT_SECONDS, CHUNK_MAX_TRIES, submit_chunk
-from worker.batches.fanout_ctx import fanout_shutdown, fanout_startup
-from worker.deploys.deploy import (
-    DEPLOY_JOB_TIMEOUT_SECONDS,
-    MAX_JOB_TRIES,
-    deploy_shutdown,
-    deploy_startup,
-    run_deploy,
-)
-from worker.jobmetrics import LastTry, instrument, metrics_shutdown, metrics_startup
-from worker.notify import (
-    NOTIFY_JOB_TIMEOUT_SECONDS,
-    notify_deliver,
-    notify_redrive,
-    notify_shutdown,
-    notify_startup,
-)
+from worker.context import start, stop
+from worker.deploys.deploy import DEPLOY_JOB_TIMEOUT_SECONDS, MAX_JOB_TRIES, run_deploy
+from worker.jobmetrics import LastTry, instrument
+from worker.notify import NOTIFY_JOB_TIMEOUT_SECONDS, notify_deliver, notify_redrive
 from worker.resilience import ResilientWorker
 from worker.runs.apply import apply_events, batch_completed
 from worker.runs.expiry import SWEEP_JOB_TIMEOUT_SECONDS, sweep_runs
@@ -59,45 +46,44 @@ KICK_SECONDS = frozenset(range(0, 60, 10))
 
 
 def job_functions(job_max_tries: int = 20) -> list[Function]:
-    # arq types a job as taking ctx first; ours are typed more precisely, hence the casts.
     return [
-        func(cast(Any, apply_events), name=queue.APPLY_EVENTS, max_tries=job_max_tries),
-        func(cast(Any, batch_completed), name=queue.BATCH_COMPLETED, max_tries=job_max_tries),
+        func(apply_events, name=queue.APPLY_EVENTS, max_tries=job_max_tries),
+        func(batch_completed, name=queue.BATCH_COMPLETED, max_tries=job_max_tries),
         func(
-            cast(Any, run_deploy),
+            run_deploy,
             name=queue.RUN_DEPLOY,
             max_tries=MAX_JOB_TRIES,
             timeout=DEPLOY_JOB_TIMEOUT_SECONDS,
         ),
         func(
-            cast(Any, submit_chunk),
+            submit_chunk,
             name=queue.SUBMIT_CHUNK,
             max_tries=CHUNK_MAX_TRIES,
             timeout=CHUNK_JOB_TIMEOUT_SECONDS,
         ),
         func(
-            cast(Any, cancel_batch),
+            cancel_batch,
             name=queue.CANCEL_BATCH,
             max_tries=100,
             timeout=CANCEL_JOB_TIMEOUT_SECONDS,
         ),
         func(
-            cast(Any, dispatch),
+            dispatch,
             name=queue.DISPATCH,
             max_tries=1000,
             timeout=DISPATCH_JOB_TIMEOUT_SECONDS,
         ),
         func(
-            cast(Any, reconcile),
+            reconcile,
             name=queue.RECONCILE,
             max_tries=3,
             timeout=RECONCILE_JOB_TIMEOUT_SECONDS,
         ),
         # Retries are its own deferred jobs (NOTIFY_RETRY_SCHEDULE); arq's tries only count
         # the short waits for a free slot of a busy destination.
-        func(cast(Any, notify_redrive), name=queue.NOTIFY_REDRIVE, max_tries=20),
+        func(notify_redrive, name=queue.NOTIFY_REDRIVE, max_tries=20),
         func(
-            cast(Any, notify_deliver),
+            notify_deliver,
             name=queue.NOTIFY_DELIVER,
             max_tries=10_000,
             timeout=NOTIFY_JOB_TIMEOUT_SECONDS,
@@ -109,21 +95,21 @@ def cron_jobs() -> list[CronJob]:
     # Every minute; unique, so only one worker of the fleet runs each pass.
     return [
         cron(
-            cast(Any, reconcile),
+            reconcile,
             name="cron:" + queue.RECONCILE,
             second=7,
             timeout=RECONCILE_JOB_TIMEOUT_SECONDS,
             max_tries=1,
         ),
         cron(
-            cast(Any, sweep_runs),
+            sweep_runs,
             name="cron:run-expiry",
             second=37,
             timeout=SWEEP_JOB_TIMEOUT_SECONDS,
             max_tries=1,
         ),
         cron(
-            cast(Any, kick),
+            kick,
             name="cron:sched-kick",
             second=set(KICK_SECONDS),
             timeout=10,
@@ -136,19 +122,10 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
     rules = load_rules(settings)  # an invalid rules file stops the worker before it starts
 
     async def startup(ctx: dict[str, Any]) -> None:
-        ctx["settings"] = settings
-        ctx["runs"] = RunStore(ctx["redis"], settings.run_history_limit, settings.retention_ms)
-        await deploy_startup(ctx, rules)
-        await fanout_startup(ctx, settings)
-        await dispatch_startup(ctx)
-        await metrics_startup(ctx)
-        await notify_startup(ctx, settings)
+        await dispatch_startup(await start(ctx, settings, rules))
 
     async def shutdown(ctx: dict[str, Any]) -> None:
-        await deploy_shutdown(ctx)
-        await fanout_shutdown(ctx)
-        await notify_shutdown(ctx)
-        await metrics_shutdown(ctx)  # last: counts what the deploy shutdown did too
+        await stop(ctx)
 
     options: dict[str, Any] = {
         "functions": instrument(

@@ -17,17 +17,18 @@ from relay_core import keys
 from relay_core.ops import deadletters, metrics
 from relay_core.ops.deadletters import Failure, Redrive
 from relay_core.redis import queue
+from worker.context import WorkerContext
 
 log = logging.getLogger(__name__)
 FAILURE_TALLY_MS = 2 * 86_400_000  # outlives any job's tries; deleted when dead-lettered
 
 
-async def note_failure(ctx: dict[str, Any], error: str) -> None:
+async def note_failure(wc: WorkerContext, error: str) -> None:
     """Count a failed try of this job (first and last time, last error)."""
-    key, now = keys.job_failures(str(ctx.get("job_id"))), queue.now_ms()
+    key, now = keys.job_failures(wc.job_id), queue.now_ms()
     try:
-        async with ctx["redis"].pipeline(transaction=False) as pipe:
-            pipe.hsetnx(key, "first", now)
+        async with wc.redis.pipeline(transaction=False) as pipe:
+            pipe.hsetnx(key, "first", str(now))
             pipe.hset(key, mapping={"last": now, "error": error[:2000]})
             pipe.pexpire(key, FAILURE_TALLY_MS)
             await pipe.execute()
@@ -72,24 +73,23 @@ def deploy_redrive(deploy_id: str, status: str) -> Redrive:
     )
 
 
-async def exhausted(ctx: dict[str, Any], function: str, args: tuple[Any, ...], error: str) -> bool:
+async def exhausted(wc: WorkerContext, function: str, args: tuple[Any, ...], error: str) -> bool:
     """Dead-letter the job on its last try; False when this kind of job is not dead-lettered."""
-    job_id = str(ctx.get("job_id"))
     try:
-        kind, ref, redrive = redrive_for(function, args, job_id)
+        kind, ref, redrive = redrive_for(function, args, wc.job_id)
     except (KeyError, IndexError, ValueError):
         return False
-    failure = await _failure(ctx["redis"], job_id, error, int(ctx.get("job_try") or 1))
-    await record(ctx, kind, ref, failure, redrive)
-    await ctx["redis"].delete(keys.job_failures(job_id))
+    failure = await _failure(wc.redis, wc.job_id, error, wc.job_try)
+    await record(wc, kind, ref, failure, redrive)
+    await wc.redis.delete(keys.job_failures(wc.job_id))
     return True
 
 
 async def record(
-    ctx: dict[str, Any], kind: str, ref: str, failure: Failure, redrive: Redrive
+    wc: WorkerContext, kind: str, ref: str, failure: Failure, redrive: Redrive
 ) -> None:
-    retention = ctx["settings"].retention_ms
-    did = await deadletters.add(ctx["redis"], kind, ref, failure, redrive, retention)
+    retention = wc.settings.retention_ms
+    did = await deadletters.add(wc.redis, kind, ref, failure, redrive, retention)
     metrics.DEAD_LETTERED.inc(kind)
     log.error(
         "dead letter id=%s kind=%s tries=%d error=%s", did, kind, failure.tries, failure.error
@@ -103,12 +103,13 @@ async def _failure(redis: Redis, job_id: str, error: str, tries: int) -> Failure
     return Failure(error=error, tries=tries, first_ms=first, last_ms=now)
 
 
-async def deploy_gave_up(ctx: dict[str, Any], deploy_id: str, error: str, tries: int) -> None:
+async def deploy_gave_up(wc: WorkerContext, deploy_id: str, error: str, tries: int) -> None:
     """A deploy that exhausted DEPLOY_MAX_ATTEMPTS (now `failed`) waits as a dead letter."""
-    raw = await ctx["redis"].hmget(keys.deploy(deploy_id), ["startedAt", "createdAt"])
+    fields = ["startedAt", "createdAt"]
+    raw = await wc.redis.hmget(keys.deploy(deploy_id), fields)  # type: ignore[misc]
     started, created = (int(v) if v else None for v in raw)
     # Once the pre-call facts were recorded the platform may have the version: look first.
     back_to = "calling" if started else "claimed"
     now = queue.now_ms()
     failure = Failure(error, tries, started or created or now, now)
-    await record(ctx, deadletters.DEPLOY, deploy_id, failure, deploy_redrive(deploy_id, back_to))
+    await record(wc, deadletters.DEPLOY, deploy_id, failure, deploy_redrive(deploy_id, back_to))

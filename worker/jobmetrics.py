@@ -22,17 +22,16 @@ from arq import Retry
 from arq.typing import WorkerCoroutine
 from arq.worker import Function
 
+from relay_core import retry
 from relay_core.ops import metrics
+from worker.context import WorkerContext, context
 
 log = logging.getLogger(__name__)
-# (ctx, function, args, error) -> True once dead-lettered; False: not a dead-lettered kind.
-Exhausted = Callable[[dict[str, Any], str, tuple[Any, ...], str], Awaitable[bool]]
-Noted = Callable[[dict[str, Any], str], Awaitable[None]]
-_FLUSHER = "metrics_flusher"
+# (context, function, args, error) -> True once dead-lettered; False: not a dead-lettered kind.
+Exhausted = Callable[[WorkerContext, str, tuple[Any, ...], str], Awaitable[bool]]
+Noted = Callable[[WorkerContext, str], Awaitable[None]]
 # Room between the job's own budget and arq's timeout, to record the outcome and re-queue it.
 TIMEOUT_MARGIN_SECONDS = 3.0
-RETRY_BASE_SECONDS = 0.5
-RETRY_MAX_SECONDS = 30.0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -68,10 +67,6 @@ def budget(timeout: float) -> float:
     return max(timeout - TIMEOUT_MARGIN_SECONDS, timeout / 2)
 
 
-def retry_delay(job_try: int) -> float:
-    return min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2.0 ** max(0, job_try - 1))
-
-
 def timed(
     name: str, job: WorkerCoroutine, seconds: float, last: LastTry | None = None
 ) -> WorkerCoroutine:
@@ -98,11 +93,11 @@ def timed(
             outcome = "timeout" if isinstance(exc, TimeoutError) else "error"
             error = f"{type(exc).__name__}: {exc}"
             if last is not None:
-                await last.noted(ctx, error)
+                await last.noted(context(ctx), error)
                 if await _dead_letter(last, ctx, name, args, error):
                     outcome = "dead_letter"
                     return None
-            delay = retry_delay(int(ctx.get("job_try") or 1))
+            delay = retry.JOB_ERROR.delay(int(ctx.get("job_try") or 1))
             log.warning(
                 "job function=%s id=%s failed (%s: %s); retrying in %.1f s",
                 name,
@@ -136,14 +131,4 @@ async def _dead_letter(
 ) -> bool:
     if int(ctx.get("job_try") or 1) < last.max_tries:
         return False
-    return await last.exhausted(ctx, name, args, error)
-
-
-async def metrics_startup(ctx: dict[str, Any]) -> None:
-    ctx[_FLUSHER] = asyncio.create_task(metrics.run_flusher(ctx["redis"]))
-
-
-async def metrics_shutdown(ctx: dict[str, Any]) -> None:
-    task = ctx.pop(_FLUSHER, None)
-    if task is not None:
-        await metrics.stop_flusher(task, ctx["redis"])
+    return await last.exhausted(context(ctx), name, args, error)

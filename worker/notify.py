@@ -9,43 +9,30 @@ across the fleet: a job finding no slot waits briefly, without spending an attem
 from __future__ import annotations
 
 import logging
-import random
 import time
-from typing import Any, cast
+from typing import Any
 
 import aiohttp
 from arq import Retry
 
+from relay_core import retry
 from relay_core.notify import delivery, signing, ssrf, store
 from relay_core.notify.delivery import Delivery, Outcome
 from relay_core.ops import deadletters
 from relay_core.settings import Settings
-from worker.context import ctx_of
+from worker.context import WorkerContext, context
 
 log = logging.getLogger(__name__)
 
-SLOT_WAIT_SECONDS = 0.2
-SLOT_WAIT_MAX_SECONDS = 5.0
 USER_AGENT = "workflow-relay-notify/1"
 NOTIFY_JOB_TIMEOUT_SECONDS = 40
 
 
-async def notify_startup(ctx: dict[str, Any], settings: Settings) -> None:
-    connector = aiohttp.TCPConnector(**ssrf.connector_options(settings.callback_allowed_hosts))
-    ctx["notify_http"] = aiohttp.ClientSession(connector=connector)
-
-
-async def notify_shutdown(ctx: dict[str, Any]) -> None:
-    session = ctx.get("notify_http")
-    if session is not None:
-        await session.close()
-
-
 async def notify_deliver(
-    raw_ctx: dict[str, Any], delivery_id: str, round_: int, attempt: int
+    ctx: dict[str, Any], delivery_id: str, round_: int, attempt: int
 ) -> dict[str, Any]:
-    ctx = ctx_of(raw_ctx)
-    redis, settings = ctx["redis"], ctx["settings"]
+    wc = context(ctx)
+    redis, settings = wc.redis, wc.settings
     d = await delivery.load(redis, delivery_id)
     if d is None or d.state != "pending" or (d.round, d.attempt) != (round_, attempt):
         return {"deliveryId": delivery_id, "skipped": True}  # stale or repeated: recorded already
@@ -55,9 +42,7 @@ async def notify_deliver(
     if token is None:
         # Waiting jobs poll less often the longer they wait (with jitter), so thousands queued
         # for one slow destination do not churn the queue; an attempt is not spent.
-        tries = int(raw_ctx.get("job_try", 1))
-        wait = min(SLOT_WAIT_MAX_SECONDS, SLOT_WAIT_SECONDS * tries)
-        raise Retry(defer=wait * (0.5 + random.random()))
+        raise Retry(defer=retry.NOTIFY_SLOT.delay(wc.job_try))
     try:
         # Read under the slot: a 410 answered to the slot's previous holder is seen here.
         dest = await store.load_destination(redis, d.dest)
@@ -65,15 +50,14 @@ async def notify_deliver(
             why = "destination deleted" if dest is None else "destination disabled"
             outcome = Outcome("dropped", error=why)
         else:
-            session = cast(aiohttp.ClientSession, raw_ctx["notify_http"])
-            outcome = await _post(session, settings, d, dest)
+            outcome = await _post(wc.notify_http, settings, d, dest)
             if outcome.state == "disabled":
                 await store.disable(redis, d.dest, f"answered 410 to {d.msg}")
     finally:
         await delivery.release_slot(redis, d.dest, token)
     recorded = await delivery.record(redis, d, outcome, schedule)
     if recorded and outcome.state == "dead":
-        await _dead_letter(ctx, d, outcome)
+        await _dead_letter(wc, d, outcome)
     log.info(
         "notify_deliver delivery=%s dest=%s type=%s attempt=%d status=%s outcome=%s ms=%.1f",
         d.id,
@@ -87,14 +71,14 @@ async def notify_deliver(
     return {"deliveryId": delivery_id, "state": outcome.state, "status": outcome.status}
 
 
-async def notify_redrive(raw_ctx: dict[str, Any], delivery_id: str) -> dict[str, Any]:
+async def notify_redrive(ctx: dict[str, Any], delivery_id: str) -> dict[str, Any]:
     """A dead letter's redrive (relay_core.ops.deadletters): the delivery's next round. Idempotent:
     a delivery no longer dead is left alone."""
-    redriven = await delivery.redrive(ctx_of(raw_ctx)["redis"], [delivery_id])
+    redriven = await delivery.redrive(context(ctx).redis, [delivery_id])
     return {"deliveryId": delivery_id, "redriven": redriven}
 
 
-async def _dead_letter(ctx: Any, d: Delivery, outcome: Outcome) -> None:
+async def _dead_letter(wc: WorkerContext, d: Delivery, outcome: Outcome) -> None:
     now = int(time.time() * 1000)
     # The delivery keeps no first failure time: its round's start is the closest it records.
     failure = deadletters.Failure(
@@ -104,12 +88,12 @@ async def _dead_letter(ctx: Any, d: Delivery, outcome: Outcome) -> None:
         last_ms=now,
     )
     await deadletters.add(
-        ctx["redis"],
+        wc.redis,
         deadletters.NOTIFICATION,
         d.id,
         failure,
         delivery.dead_letter_redrive(d),
-        ctx["settings"].retention_ms,
+        wc.settings.retention_ms,
     )
 
 

@@ -3,7 +3,7 @@
 arq's worker lets a Redis connection error escape its poll loop, and the process exits; a PaaS
 may then wait minutes before it restarts a process that keeps crashing. This worker keeps the
 process: while Redis is unreachable it reports not ready (a log line; its health key expires,
-so `relay worker --check` fails), retries with capped exponential backoff, and carries on as
+so `relay worker --check` fails), retries with jittered, capped backoff, and carries on as
 soon as Redis answers again. A job whose run was cut by the outage is retried: arq would leave
 its in-progress key to expire (up to IN_PROGRESS_SECONDS, 50 s), so once Redis answers this
 worker removes the keys of its own cut jobs and the job is picked up again at once. A worker
@@ -22,6 +22,7 @@ from arq.connections import ArqRedis, create_pool
 from arq.constants import in_progress_key_prefix
 from redis.exceptions import ConnectionError, TimeoutError, WatchError
 
+from relay_core import retry
 from relay_core.redis import queue
 
 log = logging.getLogger(__name__)
@@ -29,8 +30,6 @@ log = logging.getLogger(__name__)
 # creation may let an OSError through); a Redis that is loading its AOF answers BusyLoading,
 # a subclass of ConnectionError.
 OUTAGE = (ConnectionError, TimeoutError, OSError)
-BACKOFF_FIRST_SECONDS = 0.1
-BACKOFF_MAX_SECONDS = 5.0
 # A cut job's in-progress key is ours only while it has not expired: leave the last seconds
 # of it alone (another worker may already hold a new key by then).
 RELEASE_MARGIN_SECONDS = 5.0
@@ -39,7 +38,7 @@ RELEASE_MARGIN_SECONDS = 5.0
 class ResilientWorker(Worker):
     redis_url: str | None = None  # set by worker.app: the pool comes from relay_core.redis.queue
     ready = False
-    _backoff = BACKOFF_FIRST_SECONDS
+    _outage_tries = 0
     _outage_since: float | None = None
     _cut: dict[str, float] | None = None  # job id -> when this worker started it
 
@@ -143,11 +142,11 @@ class ResilientWorker(Worker):
             self._outage_since = time.monotonic()
             log.warning("redis unreachable, worker not ready: %s: %s", type(exc).__name__, exc)
         self.ready = False
-        await asyncio.sleep(self._backoff)
-        self._backoff = min(self._backoff * 2, BACKOFF_MAX_SECONDS)
+        self._outage_tries += 1
+        await asyncio.sleep(retry.REDIS_OUTAGE.delay(self._outage_tries))
 
     def _recovered(self) -> None:
-        self._backoff = BACKOFF_FIRST_SECONDS
+        self._outage_tries = 0
         if not self.ready and self._outage_since is not None:
             log.warning(
                 "redis reachable again after %.1f s, worker ready",

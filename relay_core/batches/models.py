@@ -100,7 +100,7 @@ class BatchHead(_Strict):
     @field_validator("callbackUrl")
     @classmethod
     def _callback_url(cls, value: str | None) -> str | None:
-        # Syntax only here; the SSRF guard needs the settings (relay_core.batches.producer applies it).
+        # Syntax only here; the SSRF guard needs the settings (the producer applies it).
         if value is not None:
             parts = urlsplit(value)
             if parts.scheme not in ("http", "https") or not parts.hostname:

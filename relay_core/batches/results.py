@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from redis.asyncio import Redis
 
-from relay_core import keys
+from relay_core import keys, retry
 from relay_core.batches import runs as batch_runs
 from relay_core.evals.outputs import extracted_values
 from relay_core.platforms.extend_runs import ExtendRuns
@@ -24,7 +24,6 @@ from relay_core.scheduler.ratelimit import RateLimiter
 
 PAGE = 100
 IN_FLIGHT = 8
-MAX_TRIES = 4
 # Runs whose platform record may hold extracted values (a failed or cancelled run has none).
 WITH_OUTPUTS = frozenset({"PROCESSED", "NEEDS_REVIEW", "REJECTED"})
 
@@ -63,16 +62,16 @@ class Results:
         if not item["runId"] or item["status"] not in WITH_OUTPUTS:
             return {}
         async with self.gate:
-            for attempt in range(MAX_TRIES):
+            for attempt in range(1, retry.RUN_READ.attempts + 1):
                 await self.limiter.acquire_blocking("GET")
                 try:
                     run = await self.extend.get(item["runId"])
                 except PlatformError as exc:
                     if exc.status == 429:
                         await self.limiter.pause(exc.retry_after)
-                    if not exc.retryable or attempt == MAX_TRIES - 1:
+                    if not exc.retryable or attempt == retry.RUN_READ.attempts:
                         return {"outputsError": str(exc)}
-                    await asyncio.sleep(min(4.0, 0.25 * 2**attempt))
+                    await asyncio.sleep(retry.RUN_READ.backoff.delay(attempt))
                     continue
                 await self.limiter.clear_strikes()
                 return {"outputs": extracted_values(run), "platform": run}

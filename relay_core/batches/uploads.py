@@ -20,13 +20,12 @@ from typing import Any
 import aiohttp
 from redis.asyncio import Redis
 
-from relay_core import keys
+from relay_core import keys, retry
 from relay_core.platforms.extend_runs import extend_client
 from relay_core.platforms.http import PlatformError
 from relay_core.scheduler.ratelimit import Limits, RateLimiter
 from relay_core.settings import Settings
 
-MAX_TRIES = 6
 DEFAULT_TTL_MS = 30 * 86_400_000
 GLOB_CHARS = frozenset("*?[")
 
@@ -104,7 +103,7 @@ class Uploads:
 
     async def _post(self, name: str, content: bytes) -> dict[str, Any]:
         kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        for attempt in range(MAX_TRIES):
+        for attempt in range(1, retry.UPLOAD.attempts + 1):
             await self.limiter.acquire_blocking("WRITE")
             form = aiohttp.FormData()
             form.add_field("file", content, filename=name, content_type=kind)
@@ -113,9 +112,9 @@ class Uploads:
             except PlatformError as exc:
                 if exc.status == 429:
                     await self.limiter.pause(exc.retry_after)
-                if not exc.retryable or attempt == MAX_TRIES - 1:
+                if not exc.retryable or attempt == retry.UPLOAD.attempts:
                     raise
-                await asyncio.sleep(min(10.0, 0.5 * 2**attempt))
+                await asyncio.sleep(retry.UPLOAD.backoff.delay(attempt))
                 continue
             await self.limiter.clear_strikes()
             return body if isinstance(body, dict) else {}

@@ -1,1 +1,2 @@
-"""Operating the relay: dead letters and their redrive, retention of finished work, metrics and their export."""
+"""Operating the relay: dead letters and their redrive, retention of finished work, metrics
+and their export."""

@@ -1,1 +1,2 @@
-"""Redis itself: connections (plain, Sentinel, TLS), the arq seam, what an acknowledgement survives, the memory guard."""
+"""Redis itself: connections (plain, Sentinel, TLS), the arq seam, what an acknowledgement
+survives, and the memory guard."""

@@ -1,5 +1,6 @@
 """Sign test deliveries the way Extend's SDK verifies them (written here, independent of
-relay_core.runs.signing, so a shared misunderstanding cannot hide); cross-checked in test_signing."""
+relay_core.runs.signing, so a shared misunderstanding cannot hide); cross-checked in
+test_signing."""
 
 from __future__ import annotations
 

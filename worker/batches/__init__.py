@@ -1,1 +1,1 @@
-"""Fan-out jobs: dispatch slots, submit chunks exactly once, look before resending, cancel a batch."""
+"""Fan-out jobs: dispatch slots, submit chunks exactly once, look before resending, cancel."""

@@ -14,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, cast
+from typing import Any
 
 from relay_core import keys
 from relay_core.scheduler import state as scheduler
-from relay_core.scheduler.state import LOOKAHEAD_MS, Scheduler
+from relay_core.scheduler.state import LOOKAHEAD_MS
+from worker.context import WorkerContext, context
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ MAX_INLINE_WAIT_MS = 2000.0
 
 
 async def dispatch(ctx: dict[str, Any], token: str) -> dict[str, Any]:
-    sched = scheduler_of(ctx)
+    sched = context(ctx).scheduler
     deadline = time.monotonic() + BUDGET_SECONDS
     granted, files, outcome = 0, 0, "idle"
     while True:
@@ -56,18 +57,14 @@ async def dispatch(ctx: dict[str, Any], token: str) -> dict[str, Any]:
 
 async def kick(ctx: dict[str, Any]) -> bool:
     """The timer's kick (and any job's): start a dispatcher if work waits and none is at it."""
-    return await scheduler.kick(ctx["redis"])
+    return await scheduler.kick(context(ctx).redis)
 
 
-async def dispatch_startup(ctx: dict[str, Any]) -> None:
-    redis = ctx["redis"]
+async def dispatch_startup(wc: WorkerContext) -> None:
+    redis = wc.redis
     await scheduler.kick(redis)
     # A lease left by a dispatcher killed with this worker's predecessor outlives the restart:
     # a job due when it lapses takes over (or finds another dispatcher at work and ends).
     left = int(await redis.pttl(keys.SCHED_LEASE))
     if left > 0:
         await scheduler.start_later(redis, left + 100)
-
-
-def scheduler_of(ctx: dict[str, Any]) -> Scheduler:
-    return cast(Scheduler, ctx["scheduler"])

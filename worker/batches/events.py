@@ -11,48 +11,45 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import aiohttp
 import orjson
 from arq import Retry
 
-from relay_core import keys
+from relay_core import keys, retry
 from relay_core.batches import lua as batch_lua
 from relay_core.runs.events import Envelope, RunUpdate, is_signed_data_url
 from relay_core.runs.store import META_BATCH, META_FILE
+from worker.context import WorkerContext
 from worker.runs.signed_url import FetchError, fetch_payload
 
 log = logging.getLogger(__name__)
 
 META_CHUNK = "relayChunk"
-SIGNED_URL_MAX_TRIES = 8
 
 
-async def fetch_signed_payloads(ctx: dict[str, Any], envelopes: list[Envelope]) -> list[Envelope]:
+async def fetch_signed_payloads(wc: WorkerContext, envelopes: list[Envelope]) -> list[Envelope]:
     if not any(is_signed_data_url(env.payload) for env in envelopes):
         return envelopes
-    session: aiohttp.ClientSession = ctx["extend_http"]
     out: list[Envelope] = []
     for env in envelopes:
         if not is_signed_data_url(env.payload):
             out.append(env)
             continue
         try:
-            payload = await fetch_payload(session, str(env.payload["data"]), ctx["settings"])
+            payload = await fetch_payload(wc.extend_http, str(env.payload["data"]), wc.settings)
         except FetchError as exc:
-            await _fetch_failed(ctx, env, exc)
+            await _fetch_failed(wc, env, exc)
             continue
         out.append(Envelope(env.event_id, env.event_type, payload))
     return out
 
 
-async def _fetch_failed(ctx: dict[str, Any], env: Envelope, exc: FetchError) -> None:
+async def _fetch_failed(wc: WorkerContext, env: Envelope, exc: FetchError) -> None:
     # One expiring key per event (not one hash that grows forever): kept for the retention.
-    keep = ctx["settings"].retention_ms
-    await ctx["redis"].set(keys.signed_url_error(env.event_id), str(exc), px=keep or None)
-    tries = int(ctx.get("job_try", 1))
-    log.warning("signed payload event=%s try=%d: %s", env.event_id, tries, exc)
-    if exc.retryable and tries < SIGNED_URL_MAX_TRIES:
-        raise Retry(defer=min(60.0, 2.0**tries)) from None
+    keep = wc.settings.retention_ms
+    await wc.redis.set(keys.signed_url_error(env.event_id), str(exc), px=keep or None)
+    log.warning("signed payload event=%s try=%d: %s", env.event_id, wc.job_try, exc)
+    if exc.retryable and wc.job_try < retry.SIGNED_URL.attempts:
+        raise Retry(defer=retry.SIGNED_URL.backoff.delay(wc.job_try)) from None
 
 
 def _needs_file(update: RunUpdate) -> bool:

@@ -2,17 +2,16 @@
 
 The chunk's state lives in Redis and is written before the request leaves (`sending`, with
 the files and the time), so a retry or a worker that finds the chunk after a crash knows the
-outcome is unknown and looks (worker.batches.lookup) before it sends again. Rate-limit waits are not
-failures: the job defers itself without counting an attempt. Transient failures retry on a
-bounded, jittered exponential schedule; permanent ones mark the files failed with the
-platform's message.
+outcome is unknown and looks (worker.batches.lookup) before it sends again. Rate-limit waits
+are not failures: the job defers itself without counting an attempt. Transient failures retry
+on a bounded, jittered exponential schedule (relay_core.retry); permanent ones mark the files
+failed with the platform's message.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import re
 import time
 from typing import Any, NoReturn
@@ -26,7 +25,7 @@ from relay_core.redis import queue
 from relay_core.runs.store import META_BATCH, META_FILE
 from relay_core.scheduler import state as scheduler
 from relay_core.scheduler.ratelimit import TooLong
-from relay_core.settings import ConfigError, Settings
+from relay_core.settings import ConfigError
 from worker.batches.chunkstate import (
     SETTLED,
     BatchInfo,
@@ -41,8 +40,8 @@ from worker.batches.chunkstate import (
     settle,
     unresolved,
 )
-from worker.batches.fanout_ctx import extend_of, limiter_of
 from worker.batches.lookup import META_CHUNK, META_SEND, look
+from worker.context import WorkerContext, context
 from worker.runs.record import record, run_update
 
 log = logging.getLogger(__name__)
@@ -60,13 +59,14 @@ _FILE_IN_ERROR = re.compile(r"\b(?:inputs|files|rawTexts)\[(\d+)\]")
 
 async def submit_chunk(ctx: dict[str, Any], batch_id: str, n: int) -> dict[str, Any]:
     started = time.perf_counter()
-    redis = ctx["redis"]
+    wc = context(ctx)
+    redis = wc.redis
     batch, chunk = await load_batch(redis, batch_id), await load_chunk(redis, batch_id, n)
     if batch is None or chunk is None or chunk.state in SETTLED:
         return {"batchId": batch_id, "chunk": n, "outcome": "settled"}
     try:
         async with asyncio.timeout(CHUNK_BUDGET_SECONDS):
-            outcome = await _advance(ctx, batch, chunk)
+            outcome = await _advance(wc, batch, chunk)
     except ConfigError as exc:
         log.error("submit_chunk batch=%s chunk=%d waits: %s", batch_id, n, exc)
         raise Retry(defer=60) from None
@@ -82,19 +82,19 @@ async def submit_chunk(ctx: dict[str, Any], batch_id: str, n: int) -> dict[str, 
         batch_id,
         n,
         outcome,
-        ctx.get("job_try", 0),
+        wc.job_try,
         (time.perf_counter() - started) * 1000,
     )
     return {"batchId": batch_id, "chunk": n, "outcome": outcome}
 
 
-async def _advance(ctx: dict[str, Any], batch: BatchInfo, chunk: ChunkState) -> str:
-    redis, settings = ctx["redis"], ctx["settings"]
+async def _advance(wc: WorkerContext, batch: BatchInfo, chunk: ChunkState) -> str:
+    redis = wc.redis
     if chunk.state == "sending":
         try:
-            await look(ctx, batch, chunk)
+            await look(wc, batch, chunk)
         except PlatformError as exc:
-            await _look_failed(ctx, chunk, exc)
+            await _look_failed(wc, chunk, exc)
         chunk = await load_chunk(redis, batch.batch_id, chunk.n) or chunk
         if chunk.state in SETTLED:
             return "found"
@@ -105,20 +105,19 @@ async def _advance(ctx: dict[str, Any], batch: BatchInfo, chunk: ChunkState) -> 
         return "sent"
     if batch.state == "cancelled":
         return await _cancel(redis, chunk, remaining)
-    if chunk.attempts >= settings.extend_submit_max_attempts:
+    if chunk.attempts >= wc.chunk_send.attempts:
         return await _fail(redis, chunk, remaining, "gave up after repeated transient errors")
-    return await _send(ctx, batch, chunk, remaining)
+    return await _send(wc, batch, chunk, remaining)
 
 
 async def _send(
-    ctx: dict[str, Any], batch: BatchInfo, chunk: ChunkState, remaining: list[int]
+    wc: WorkerContext, batch: BatchInfo, chunk: ChunkState, remaining: list[int]
 ) -> str:
-    redis = ctx["redis"]
-    await _take_slot(ctx, chunk, len(remaining))
+    redis, settings = wc.redis, wc.settings
+    await _take_slot(wc, chunk, len(remaining))
     submission = _submission(
         batch, chunk, remaining, await files_of(redis, batch.batch_id, remaining)
     )
-    settings: Settings = ctx["settings"]
     wait_ms = settings.webhook_ack_timeout_ms if settings.webhook_ack_durability == "replica" else 0
     try:
         state = await begin_send(redis, chunk, remaining, wait_ms)
@@ -131,14 +130,14 @@ async def _send(
     if state != "sending":
         return state  # another try got there first
     try:
-        platform_batch, runs = await extend_of(ctx).submit(submission)
+        platform_batch, runs = await wc.extend.submit(submission)
     except PlatformError as exc:
-        return await _on_error(ctx, chunk, remaining, exc)
-    await _on_sent(ctx, batch, chunk, remaining, platform_batch, runs)
+        return await _on_error(wc, chunk, remaining, exc)
+    await _on_sent(wc, batch, chunk, remaining, platform_batch, runs)
     return "sent"
 
 
-async def _take_slot(ctx: dict[str, Any], chunk: ChunkState, files: int) -> None:
+async def _take_slot(wc: WorkerContext, chunk: ChunkState, files: int) -> None:
     """The first send uses the slot the scheduler reserved with the chunk; a resend (after a
     429, an error or a crash) reserves its own, as the platform's limits count it again."""
     fresh = chunk.sends == 0 and chunk.slot > 0
@@ -148,7 +147,7 @@ async def _take_slot(ctx: dict[str, Any], chunk: ChunkState, files: int) -> None
             await asyncio.sleep(min(wait_ms, MAX_INLINE_WAIT_SECONDS * 1000) / 1000)
         return
     try:
-        await limiter_of(ctx).acquire("RUN", files, MAX_INLINE_WAIT_SECONDS)
+        await wc.limiter.acquire("RUN", files, MAX_INLINE_WAIT_SECONDS)
     except TooLong as exc:
         raise Retry(defer=max(1.0, exc.wait_seconds - MAX_INLINE_WAIT_SECONDS / 2)) from None
 
@@ -174,33 +173,33 @@ def _submission(
 
 
 async def _on_sent(
-    ctx: dict[str, Any],
+    wc: WorkerContext,
     batch: BatchInfo,
     chunk: ChunkState,
     indexes: list[int],
     platform_batch: str | None,
     runs: list[dict[str, Any]],
 ) -> None:
-    redis = ctx["redis"]
+    redis = wc.redis
     if batch.dialect != V2026:
         mapping = {str(r.get("id")): i for r, i in zip(runs, indexes, strict=True)}
         await map_runs(redis, batch.batch_id, mapping)
         updates = [run_update(r, i) for r, i in zip(runs, indexes, strict=True)]
-        await record(ctx, "answer", [u for u in updates if u is not None])
+        await record(wc, "answer", [u for u in updates if u is not None])
     await settle(redis, chunk, "sent", files_sent=len(indexes), platform_batch=platform_batch or "")
-    await limiter_of(ctx).clear_strikes()
-    if await redis.hget(keys.batch(batch.batch_id), "state") == b"cancelled":
+    await wc.limiter.clear_strikes()
+    if await redis.hget(keys.batch(batch.batch_id), "state") == b"cancelled":  # type: ignore[misc]
         # Cancelled while this send was in flight: its runs must be cancelled too.
         job_id = queue.cancel_job_id(batch.batch_id, f"chunk{chunk.n}")
         await redis.enqueue_job(queue.CANCEL_BATCH, batch.batch_id, _job_id=job_id)
 
 
 async def _on_error(
-    ctx: dict[str, Any], chunk: ChunkState, remaining: list[int], exc: PlatformError
+    wc: WorkerContext, chunk: ChunkState, remaining: list[int], exc: PlatformError
 ) -> str:
-    redis, settings = ctx["redis"], ctx["settings"]
+    redis = wc.redis
     if exc.status == 429:
-        paused = await limiter_of(ctx).pause(exc.retry_after)
+        paused = await wc.limiter.pause(exc.retry_after)
         await set_state(redis, chunk, "pending", str(exc))
         raise Retry(defer=max(paused, 0.05)) from None
     if exc.ambiguous or exc.retryable:
@@ -208,7 +207,7 @@ async def _on_error(
         attempts = await set_state(
             redis, chunk, "sending" if exc.ambiguous else "pending", str(exc)
         )
-        raise Retry(defer=backoff(settings, attempts)) from None
+        raise Retry(defer=wc.chunk_send.backoff.delay(attempts)) from None
     await set_state(redis, chunk, "pending", None)
     bad = _bad_file(exc, remaining)
     if bad is not None:
@@ -217,13 +216,13 @@ async def _on_error(
     return await _fail(redis, chunk, remaining, exc.message, exc.status)
 
 
-async def _look_failed(ctx: dict[str, Any], chunk: ChunkState, exc: PlatformError) -> NoReturn:
+async def _look_failed(wc: WorkerContext, chunk: ChunkState, exc: PlatformError) -> NoReturn:
     """The send's outcome is still unknown: stay `sending` and look again later, never guess."""
     if exc.status == 429:
-        paused = await limiter_of(ctx).pause(exc.retry_after)
+        paused = await wc.limiter.pause(exc.retry_after)
         raise Retry(defer=max(paused, 0.05)) from None
-    attempts = await set_state(ctx["redis"], chunk, "sending", f"look failed: {exc}")
-    raise Retry(defer=backoff(ctx["settings"], attempts)) from None
+    attempts = await set_state(wc.redis, chunk, "sending", f"look failed: {exc}")
+    raise Retry(defer=wc.chunk_send.backoff.delay(attempts)) from None
 
 
 def _bad_file(exc: PlatformError, remaining: list[int]) -> int | None:
@@ -268,10 +267,3 @@ async def _cancel(redis: Any, chunk: ChunkState, remaining: list[int]) -> str:
     sent = chunk.end - chunk.start - len(remaining)
     await settle(redis, chunk, "cancelled", dict.fromkeys(remaining, reason), files_sent=sent)
     return "cancelled"
-
-
-def backoff(settings: Settings, attempts: int) -> float:
-    """Exponential from EXTEND_RETRY_BASE_SECONDS, capped, with jitter (half to full)."""
-    raw = settings.extend_retry_base_seconds * 2.0 ** max(0, attempts - 1)
-    delay = min(settings.extend_retry_max_seconds, raw)
-    return max(0.05, delay * (0.5 + random.random() / 2))

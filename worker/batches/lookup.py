@@ -19,7 +19,7 @@ from relay_core import keys
 from relay_core.platforms.extend_runs import V2026
 from relay_core.runs.store import META_BATCH
 from worker.batches.chunkstate import BatchInfo, ChunkState, map_runs, settle
-from worker.batches.fanout_ctx import extend_of, limiter_of, run_cache_of
+from worker.context import WorkerContext
 from worker.runs.record import record, run_update
 
 log = logging.getLogger(__name__)
@@ -31,25 +31,25 @@ SKEW_MS = 120_000
 PAGE_SIZE = "1000"
 
 
-async def look(ctx: dict[str, Any], batch: BatchInfo, chunk: ChunkState) -> int:
+async def look(wc: WorkerContext, batch: BatchInfo, chunk: ChunkState) -> int:
     """Record what the unknown send created; return how many files it covered."""
     if batch.dialect == V2026:
-        platform_batch = await _find_platform_batch(ctx, batch, chunk)
+        platform_batch = await _find_platform_batch(wc, batch, chunk)
         if platform_batch is None:
             return 0
         sent = len(chunk.sending)
-        await settle(ctx["redis"], chunk, "sent", files_sent=sent, platform_batch=platform_batch)
+        await settle(wc.redis, chunk, "sent", files_sent=sent, platform_batch=platform_batch)
         return sent
-    runs = await _find_runs_2025(ctx, batch, chunk)
+    runs = await _find_runs_2025(wc, batch, chunk)
     mapping = dict(zip((r["id"] for r in runs), chunk.sending, strict=False))
-    await map_runs(ctx["redis"], batch.batch_id, mapping)
+    await map_runs(wc.redis, batch.batch_id, mapping)
     updates = [run_update(r, mapping[r["id"]]) for r in runs if r["id"] in mapping]
-    await record(ctx, "look", [u for u in updates if u is not None])
+    await record(wc, "look", [u for u in updates if u is not None])
     return len(mapping)
 
 
 async def recent_runs(
-    ctx: dict[str, Any], workflow_id: str, since_ms: int
+    wc: WorkerContext, workflow_id: str, since_ms: int
 ) -> AsyncIterator[dict[str, Any]]:
     """The workflow's runs created at or after `since_ms`, newest first, page by page."""
     params = {
@@ -59,8 +59,8 @@ async def recent_runs(
         "maxPageSize": PAGE_SIZE,
     }
     while True:
-        await limiter_of(ctx).acquire_blocking("GET")
-        page = await extend_of(ctx).list(params)
+        await wc.limiter.acquire_blocking("GET")
+        page = await wc.extend.list(params)
         for run in page.runs:
             if _ms(run.get("createdAt")) < since_ms:
                 return
@@ -70,13 +70,13 @@ async def recent_runs(
         params = {**params, "nextPageToken": page.next_token}
 
 
-async def get_run(ctx: dict[str, Any], run_id: str) -> dict[str, Any]:
-    await limiter_of(ctx).acquire_blocking("GET")
-    return await extend_of(ctx).get(run_id)
+async def get_run(wc: WorkerContext, run_id: str) -> dict[str, Any]:
+    await wc.limiter.acquire_blocking("GET")
+    return await wc.extend.get(run_id)
 
 
-async def _fetch_shared(ctx: dict[str, Any], run_id: str) -> dict[str, Any]:
-    return await run_cache_of(ctx).get(run_id, lambda r: get_run(ctx, r))
+async def _fetch_cached(wc: WorkerContext, run_id: str) -> dict[str, Any]:
+    return await wc.run_cache.get(run_id, lambda r: get_run(wc, r))
 
 
 def _ours(run: dict[str, Any], batch: BatchInfo, chunk: ChunkState) -> bool:
@@ -87,17 +87,17 @@ def _ours(run: dict[str, Any], batch: BatchInfo, chunk: ChunkState) -> bool:
 
 
 async def _find_platform_batch(
-    ctx: dict[str, Any], batch: BatchInfo, chunk: ChunkState
+    wc: WorkerContext, batch: BatchInfo, chunk: ChunkState
 ) -> str | None:
-    raw = await ctx["redis"].hkeys(keys.batch_platform_batches(batch.batch_id))
+    raw = await wc.redis.hkeys(keys.batch_platform_batches(batch.batch_id))  # type: ignore[misc]
     checked = {k.decode() for k in raw}
-    async for summary in recent_runs(ctx, batch.workflow_id, chunk.sent_at - SKEW_MS):
+    async for summary in recent_runs(wc, batch.workflow_id, chunk.sent_at - SKEW_MS):
         platform_batch = summary.get("batchId")
         if not isinstance(platform_batch, str) or platform_batch in checked:
             continue
         checked.add(platform_batch)
         # List items carry no metadata: one GET per unknown platform batch tells whose it is.
-        if _ours(await _fetch_shared(ctx, str(summary["id"])), batch, chunk):
+        if _ours(await _fetch_cached(wc, str(summary["id"])), batch, chunk):
             log.info(
                 "look found batch=%s chunk=%d platform_batch=%s",
                 batch.batch_id,
@@ -109,19 +109,20 @@ async def _find_platform_batch(
 
 
 async def _find_runs_2025(
-    ctx: dict[str, Any], batch: BatchInfo, chunk: ChunkState
+    wc: WorkerContext, batch: BatchInfo, chunk: ChunkState
 ) -> list[dict[str, Any]]:
-    redis = ctx["redis"]
+    redis = wc.redis
     sending = {str(i) for i in chunk.sending}
     found: list[dict[str, Any]] = []
-    async for summary in recent_runs(ctx, batch.workflow_id, chunk.sent_at - SKEW_MS):
+    async for summary in recent_runs(wc, batch.workflow_id, chunk.sent_at - SKEW_MS):
         run_id = str(summary.get("id"))
-        mapped = await redis.hget(keys.batch_run_files(batch.batch_id), run_id)
+        run_files = keys.batch_run_files(batch.batch_id)
+        mapped = await redis.hget(run_files, run_id)  # type: ignore[misc]
         # Mapped to another file: the answer of another send. Mapped to one of this send's files:
         # a worker killed between mapping this send's answer and settling the chunk.
         if mapped is not None and mapped.decode() not in sending:
             continue
-        run = await _fetch_shared(ctx, run_id)
+        run = await _fetch_cached(wc, run_id)
         if _ours(run, batch, chunk) and run.get("metadata", {}).get(META_SEND) == chunk.sends:
             found.append(run)
     found.reverse()  # listed newest first; the request created them in file order

@@ -29,7 +29,7 @@ from relay_core.evals.outputs import extracted_values
 from relay_core.platforms.deploy_clients import extend_client
 from relay_core.platforms.extend_versions import get_version, summary
 from relay_core.platforms.http import PlatformError
-from worker.batches.fanout_ctx import extend_of, limiter_of
+from worker.context import WorkerContext
 
 log = logging.getLogger(__name__)
 
@@ -43,34 +43,34 @@ def applies(rule: Rule, record: dict[str, str]) -> bool:
     return rule.eval is not None and record.get("trigger") != "rollback"
 
 
-async def evaluate(ctx: Any, did: str, rule: Rule) -> Verdict | None:
+async def evaluate(wc: WorkerContext, did: str, rule: Rule) -> Verdict | None:
     """The verdict once scored; None while the evaluation's batches are still running."""
     cfg = rule.eval
     if cfg is None:  # the rules changed while this deploy was being evaluated
         return Verdict(False, "the rule has no [rules.eval] any more")
-    redis = ctx["redis"]
+    redis = wc.redis
     record = await store.load(redis, did)
     if record is None:
-        record = await store.create(redis, did, rule.name, await _plan(ctx, rule, cfg))
+        record = await store.create(redis, did, rule.name, await _plan(wc, rule, cfg))
     if record["state"] != store.RUNNING:
         return Verdict(record["state"] == store.PASSED, record.get("reason") or "")
     plan = store.json_field(record, "plan")
     batches = dict(store.json_field(record, "batches") or {})
     for role in _roles(plan):
         if role not in batches:
-            batches[role] = await _submit(ctx, did, role, plan)
+            batches[role] = await _submit(wc, did, role, plan)
             await store.set_batch(redis, did, role, batches[role])
     if not all([await _done(redis, b) for b in batches.values()]):
         return None
-    return await _score(ctx, did, cfg, plan, batches)
+    return await _score(wc, did, cfg, plan, batches)
 
 
 def _roles(plan: dict[str, Any]) -> list[str]:
     return ["candidate", "baseline"] if plan.get("baseline") else ["candidate"]
 
 
-async def _plan(ctx: Any, rule: Rule, cfg: EvalConfig) -> dict[str, Any]:
-    client = extend_client(ctx["deploy_http"], ctx["settings"])
+async def _plan(wc: WorkerContext, rule: Rule, cfg: EvalConfig) -> dict[str, Any]:
+    client = extend_client(wc.deploy_http, wc.settings)
     candidate = await get_version(client, rule.workflow, cfg.candidate)
     plan: dict[str, Any] = {
         "candidate": _pin(rule.workflow, candidate),
@@ -101,7 +101,7 @@ def _digest(steps: Any) -> str:
     return hashlib.sha256(orjson.dumps(steps, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
 
-async def _submit(ctx: Any, did: str, role: str, plan: dict[str, Any]) -> str:
+async def _submit(wc: WorkerContext, did: str, role: str, plan: dict[str, Any]) -> str:
     pin = plan[role]
     body = {
         "workflowId": pin["workflow"],
@@ -109,7 +109,7 @@ async def _submit(ctx: Any, did: str, role: str, plan: dict[str, Any]) -> str:
         "files": [item["file"] for item in plan["golden"]],
         "metadata": {store.MARKER: did, store.ROLE_MARKER: role},
     }
-    producer = Producer(ctx["redis"], ctx["settings"])
+    producer = Producer(wc.redis, wc.settings)
     accepted, created = await producer.submit_once(
         body, idempotency_key=f"{did}:{role}", scope="eval", producer="eval"
     )
@@ -123,27 +123,27 @@ async def _done(redis: Any, batch_id: str) -> bool:
 
 
 async def _score(
-    ctx: Any, did: str, cfg: EvalConfig, plan: dict[str, Any], batches: dict[str, str]
+    wc: WorkerContext, did: str, cfg: EvalConfig, plan: dict[str, Any], batches: dict[str, str]
 ) -> Verdict:
     report: dict[str, Any] = {}
     budget = [READS_PER_JOB]
     for role, batch_id in batches.items():
-        files = await _role_scores(ctx, did, role, batch_id, plan["golden"], cfg, budget)
+        files = await _role_scores(wc, did, role, batch_id, plan["golden"], cfg, budget)
         report[role] = _role_report(files, plan["golden"])
     baseline = report.get("baseline", {}).get("accuracy")
     result = verdict(cfg, report["candidate"]["accuracy"], baseline)
     if result.passed:
-        result = await _unchanged(ctx, plan) or result
+        result = await _unchanged(wc, plan) or result
     state = store.PASSED if result.passed else store.FAILED
-    await store.finish(ctx["redis"], did, state, result.reason, report)
+    await store.finish(wc.redis, did, state, result.reason, report)
     log.info("eval %s %s: %s", did, state, result.reason)
     return result
 
 
-async def _unchanged(ctx: Any, plan: dict[str, Any]) -> Verdict | None:
+async def _unchanged(wc: WorkerContext, plan: dict[str, Any]) -> Verdict | None:
     """A candidate edited while it was evaluated was not what got measured: fail the gate."""
     pin = plan["candidate"]
-    client = extend_client(ctx["deploy_http"], ctx["settings"])
+    client = extend_client(wc.deploy_http, wc.settings)
     now = await get_version(client, pin["workflow"], pin["ref"])
     if _digest(now.get("steps")) != pin["stepsDigest"]:
         return Verdict(False, f"the candidate ({pin['ref']}) changed while it was evaluated")
@@ -151,7 +151,7 @@ async def _unchanged(ctx: Any, plan: dict[str, Any]) -> Verdict | None:
 
 
 async def _role_scores(
-    ctx: Any,
+    wc: WorkerContext,
     did: str,
     role: str,
     batch_id: str,
@@ -159,7 +159,7 @@ async def _role_scores(
     cfg: EvalConfig,
     budget: list[int],
 ) -> list[FileScore]:
-    redis = ctx["redis"]
+    redis = wc.redis
     page = await runs_page(redis, batch_id, len(golden), status=None, cursor=0, limit=len(golden))
     cached = await store.cached_values(redis, did, role)
     scores = []
@@ -173,7 +173,7 @@ async def _role_scores(
             if budget[0] <= 0:
                 raise Retry(defer=0.1)  # go on in a fresh run of the job
             budget[0] -= 1
-            cached[index] = await _values(ctx, item["runId"])
+            cached[index] = await _values(wc, item["runId"])
             await store.cache_value(redis, did, role, index, cached[index])
         values = cached[index]
         error = values.get("error") if isinstance(values, dict) and "error" in values else None
@@ -182,11 +182,11 @@ async def _role_scores(
     return scores
 
 
-async def _values(ctx: Any, run_id: str) -> dict[str, Any]:
+async def _values(wc: WorkerContext, run_id: str) -> dict[str, Any]:
     """{"values": ...} read from Extend, or {"error": ...} when the run cannot be read."""
-    await limiter_of(ctx).acquire_blocking("GET")
+    await wc.limiter.acquire_blocking("GET")
     try:
-        run = await extend_of(ctx).get(run_id)
+        run = await wc.extend.get(run_id)
     except PlatformError as exc:
         if exc.retryable:
             raise  # the deploy job retries with backoff; values read so far are kept

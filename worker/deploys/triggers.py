@@ -33,12 +33,6 @@ REVIEW_END_EVENTS = frozenset({COMPLETED_EVENT, "workflow_run.rejected"})
 _ANNOUNCED = (deploys.CALLING, deploys.DEPLOYED)
 
 
-def rules_of(raw_ctx: dict[str, Any]) -> RuleSet:
-    """The worker's rules (filled at start-up); none for a worker built without them."""
-    rules = raw_ctx.get("rules")
-    return rules if isinstance(rules, RuleSet) else RuleSet([])
-
-
 def run_triggers(event_type: str, update: RunUpdate, result: ApplyResult) -> list[Trigger]:
     """Which run triggers one applied event fires.
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from relay_core.redis import queue
 from relay_core.runs import expiry as runexpiry
+from worker.context import context
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +19,8 @@ SWEEP_JOB_TIMEOUT_SECONDS = 120
 
 
 async def sweep_runs(ctx: dict[str, Any]) -> int:
-    deleted = await runexpiry.sweep(ctx["redis"], queue.now_ms(), ctx["settings"].retention_ms)
+    wc = context(ctx)
+    deleted = await runexpiry.sweep(wc.redis, queue.now_ms(), wc.settings.retention_ms)
     if deleted:
         log.info("retention: deleted %d finished runs past RETENTION_DAYS", deleted)
     return deleted

@@ -15,6 +15,8 @@ import logging
 import time
 from typing import Any
 
+from arq.connections import ArqRedis
+
 from relay_core import keys
 from relay_core.ops import deadletters
 from relay_core.platforms.extend_runs import V2026
@@ -23,8 +25,8 @@ from relay_core.redis import queue
 from relay_core.redis.memguard import Guard
 from relay_core.scheduler import state as scheduler
 from worker.batches.chunkstate import SETTLED, load_batch, load_chunk, unresolved
-from worker.batches.fanout_ctx import extend_of, limiter_of
 from worker.batches.lookup import get_run
+from worker.context import WorkerContext, context
 from worker.runs.record import record, run_update
 from worker.runs.sweep import requeue_orphan_groups
 
@@ -39,52 +41,53 @@ _GUARD = Guard()
 
 
 async def reconcile(ctx: dict[str, Any]) -> dict[str, int]:
-    await _GUARD.sample(ctx["redis"], probe_write=False)  # the once-at-80% warning
-    groups = await requeue_orphan_groups(ctx["redis"])
-    if ctx.get("extend") is None:
+    wc = context(ctx)
+    await _GUARD.sample(wc.redis, probe_write=False)  # the once-at-80% warning
+    groups = await requeue_orphan_groups(wc.redis)
+    if wc.extend_runs is None:
         return {"groups": groups, "runs": 0, "batches": 0}
     deadline = time.monotonic() + BUDGET_SECONDS
-    cutoff = queue.now_ms() - ctx["settings"].reconcile_after_seconds * 1000
-    polled = await _poll_stale_runs(ctx, cutoff, deadline)
-    healed = await _heal_batches(ctx, cutoff, deadline)
-    await scheduler.kick(ctx["redis"])  # files left to send and no dispatcher: start one
+    cutoff = queue.now_ms() - wc.settings.reconcile_after_seconds * 1000
+    polled = await _poll_stale_runs(wc, cutoff, deadline)
+    healed = await _heal_batches(wc, cutoff, deadline)
+    await scheduler.kick(wc.redis)  # files left to send and no dispatcher: start one
     log.info("reconcile groups=%d runs=%d batches=%d", groups, polled, healed)
     return {"groups": groups, "runs": polled, "batches": healed}
 
 
-async def _poll_stale_runs(ctx: dict[str, Any], cutoff: int, deadline: float) -> int:
-    redis = ctx["redis"]
+async def _poll_stale_runs(wc: WorkerContext, cutoff: int, deadline: float) -> int:
+    redis = wc.redis
     raw = await redis.zrangebyscore(keys.OPEN_RUNS, "-inf", cutoff, start=0, num=RUNS_PER_PASS)
     for run_id in (r.decode() for r in raw):
         if time.monotonic() > deadline:
             break
         try:
-            run = await get_run(ctx, run_id)
+            run = await get_run(wc, run_id)
         except PlatformError as exc:
             if exc.status == 404:
                 await redis.zrem(keys.OPEN_RUNS, run_id)  # deleted on the platform
             continue
         update = run_update(run)
-        changed = await record(ctx, "reconcile", [update] if update is not None else [])
+        changed = await record(wc, "reconcile", [update] if update is not None else [])
         if not changed:
             # Still running: ask again after another RECONCILE_AFTER_SECONDS, not every minute.
             await redis.zadd(keys.OPEN_RUNS, {run_id: queue.now_ms()}, xx=True)
     return len(raw)
 
 
-async def _heal_batches(ctx: dict[str, Any], cutoff: int, deadline: float) -> int:
-    redis = ctx["redis"]
+async def _heal_batches(wc: WorkerContext, cutoff: int, deadline: float) -> int:
+    redis = wc.redis
     healed = 0
-    for batch_id in sorted(b.decode() for b in await redis.smembers(keys.BATCHES_OPEN)):
+    open_batches = await redis.smembers(keys.BATCHES_OPEN)  # type: ignore[misc]
+    for batch_id in sorted(b.decode() for b in open_batches):
         if time.monotonic() > deadline:
             break
-        if await redis.hexists(keys.batch(batch_id), "completedAt") or not await redis.exists(
-            keys.batch(batch_id)
-        ):
-            await redis.srem(keys.BATCHES_OPEN, batch_id)
+        completed = await redis.hexists(keys.batch(batch_id), "completedAt")  # type: ignore[misc]
+        if completed or not await redis.exists(keys.batch(batch_id)):
+            await redis.srem(keys.BATCHES_OPEN, batch_id)  # type: ignore[misc]
             continue
         try:
-            healed += await _heal_batch(ctx, batch_id, cutoff)
+            healed += await _heal_batch(wc, batch_id, cutoff)
         except PlatformError as exc:
             # One batch the platform will not answer for must not starve the batches after it
             # (the pass walks them in the same order every minute): try it again next pass.
@@ -92,10 +95,10 @@ async def _heal_batches(ctx: dict[str, Any], cutoff: int, deadline: float) -> in
     return healed
 
 
-async def _heal_batch(ctx: dict[str, Any], batch_id: str, cutoff: int) -> int:
-    redis = ctx["redis"]
+async def _heal_batch(wc: WorkerContext, batch_id: str, cutoff: int) -> int:
+    redis = wc.redis
     batch = await load_batch(redis, batch_id)
-    chunks = int(await redis.hget(keys.batch(batch_id), "chunks") or 0)
+    chunks = int(await redis.hget(keys.batch(batch_id), "chunks") or 0)  # type: ignore[misc]
     if batch is None:
         return 0
     found = 0
@@ -104,27 +107,28 @@ async def _heal_batch(ctx: dict[str, Any], batch_id: str, cutoff: int) -> int:
         if chunk is None:
             continue
         if chunk.state not in SETTLED:
-            await _requeue(ctx, batch_id, n)
+            await _requeue(wc.redis, batch_id, n)
         elif chunk.state == "sent" and batch.dialect == V2026:
-            found += await _unreported(ctx, batch_id, n, cutoff)
+            found += await _unreported(wc, batch_id, n, cutoff)
     return found
 
 
-async def _requeue(ctx: dict[str, Any], batch_id: str, n: int) -> None:
-    if await deadletters.exists(ctx["redis"], deadletters.CHUNK, f"{batch_id}:{n}"):
+async def _requeue(redis: ArqRedis, batch_id: str, n: int) -> None:
+    if await deadletters.exists(redis, deadletters.CHUNK, f"{batch_id}:{n}"):
         return  # it waits for a person's redrive
-    job = await ctx["redis"].enqueue_job(
+    job = await redis.enqueue_job(
         queue.SUBMIT_CHUNK, batch_id, n, _job_id=queue.chunk_job_id(batch_id, n)
     )
     if job is not None:
         log.warning("reconcile re-queued batch=%s chunk=%d", batch_id, n)
 
 
-async def _unreported(ctx: dict[str, Any], batch_id: str, n: int, cutoff: int) -> int:
+async def _unreported(wc: WorkerContext, batch_id: str, n: int, cutoff: int) -> int:
     """Apply the runs of a sent chunk that no event reported within RECONCILE_AFTER_SECONDS."""
-    redis = ctx["redis"]
+    redis = wc.redis
     chunk_key = keys.batch_chunk(batch_id, n)
-    settled_at, platform_batch = await redis.hmget(chunk_key, ["settledAt", "platformBatchId"])
+    fields = ["settledAt", "platformBatchId"]
+    settled_at, platform_batch = await redis.hmget(chunk_key, fields)  # type: ignore[misc]
     if not platform_batch or int(settled_at or 0) > cutoff:
         return 0
     chunk = await load_chunk(redis, batch_id, n)
@@ -134,15 +138,15 @@ async def _unreported(ctx: dict[str, Any], batch_id: str, n: int, cutoff: int) -
     params = {"batchId": platform_batch.decode(), "maxPageSize": "1000"}
     updates = []
     while True:
-        await limiter_of(ctx).acquire_blocking("GET")
-        page = await extend_of(ctx).list(params)
+        await wc.limiter.acquire_blocking("GET")
+        page = await wc.extend.list(params)
         for summary in page.runs:
             if not await redis.exists(keys.run(str(summary["id"]))):
-                update = run_update(await get_run(ctx, str(summary["id"])))
+                update = run_update(await get_run(wc, str(summary["id"])))
                 if update is not None:
                     updates.append(update)
         if page.next_token is None:
             break
         params = {**params, "nextPageToken": page.next_token}
-    await record(ctx, "reconcile", updates)
+    await record(wc, "reconcile", updates)
     return len(updates)

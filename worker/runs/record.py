@@ -12,7 +12,8 @@ from relay_core.redis import queue
 from relay_core.runs.events import RunUpdate, run_from_payload
 from relay_core.runs.status import EVENT_STATUS
 from relay_core.runs.store import META_FILE
-from worker.deploys.triggers import fire_run_triggers, rules_of
+from worker.context import WorkerContext
+from worker.deploys.triggers import fire_run_triggers
 
 # The event a platform would have sent for each status (deploy triggers match on it).
 _EVENT_OF = {status.value: event for event, status in EVENT_STATUS.items()}
@@ -28,14 +29,14 @@ def run_update(run: dict[str, Any], file_index: int | None = None) -> RunUpdate 
     return update
 
 
-async def record(raw_ctx: dict[str, Any], source: str, updates: list[RunUpdate]) -> int:
+async def record(wc: WorkerContext, source: str, updates: list[RunUpdate]) -> int:
     """Apply `updates` and fire the deploy triggers they meet; return how many changed a run."""
     if not updates:
         return 0
     items = [(u, f"relay:{source}:{u.run_id}:{u.status}") for u in updates]
-    results = await raw_ctx["runs"].apply_many(items, queue.now_ms())
+    results = await wc.runs.apply_many(items, queue.now_ms())
     event_types = [_EVENT_OF.get(u.status or "", "workflow_run.updated") for u in updates]
     applied = zip(event_types, updates, results, strict=True)
-    retention = raw_ctx["settings"].retention_ms
-    await fire_run_triggers(raw_ctx["redis"], rules_of(raw_ctx), applied, retention_ms=retention)
+    retention = wc.settings.retention_ms
+    await fire_run_triggers(wc.redis, wc.rules, applied, retention_ms=retention)
     return sum(r.changed for r in results)
