@@ -14,12 +14,12 @@ from aiohttp import web
 from ingest.appkeys import REDIS, SETTINGS
 from ingest.auth import require_api_key
 from ingest.bodies import read_body
+from ingest.intake import gc_paused, parse_batch_body, release
 from ingest.responses import json_response
 from relay_core.batches import models as m
 from relay_core.batches import runs as batch_runs
 from relay_core.batches import store as batches
 from relay_core.batches import view as batch_view
-from relay_core.batches.intake import gc_paused, parse_batch_body, release
 from relay_core.batches.producer import Producer
 from relay_core.deploys import store as deploys
 from relay_core.errors import InvalidRequest
@@ -36,7 +36,7 @@ async def create_batch(request: web.Request) -> web.Response:
     """Submit a batch of files to one workflow."""
     key = require_api_key(request, "submit")
     settings = request.app[SETTINGS]
-    # Big bodies are parsed and validated in slices (relay_core.batches.intake): the loop keeps
+    # Big bodies are parsed and validated in slices (ingest.intake): the loop keeps
     # answering webhooks while a 100,000-file batch comes in.
     raw = await read_body(request, settings.batch_max_body_bytes)
     with gc_paused(len(raw)):

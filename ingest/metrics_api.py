@@ -10,9 +10,10 @@ from aiohttp import web
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from redis.exceptions import RedisError
 
+from ingest import metrics_export
 from ingest.appkeys import REDIS, SETTINGS
 from relay_core.errors import Unauthorized, Unavailable
-from relay_core.ops import metrics, metrics_export
+from relay_core.ops import metrics
 
 
 async def metrics_view(request: web.Request) -> web.Response:

@@ -13,6 +13,7 @@ import orjson
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from ingest import notify_schemas as m
 from ingest.appkeys import REDIS, SETTINGS
 from ingest.auth import require_api_key
 from ingest.bodies import read_body
@@ -21,7 +22,6 @@ from relay_core.batches.models import describe
 from relay_core.errors import InvalidRequest
 from relay_core.notify import delivery, ssrf, store
 from relay_core.notify import events as ev
-from relay_core.notify import models as m
 
 MAX_BODY = 64 * 1024
 T = TypeVar("T", bound=BaseModel)

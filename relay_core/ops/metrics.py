@@ -3,7 +3,7 @@
 Every process (web and worker) increments a plain in-process dict, which costs nothing on the
 webhook hot path, and a flusher adds it to the `relay:metrics` hash every few seconds with one
 pipeline of HINCRBYFLOATs (and once more at shutdown). `GET /metrics` on any web process reads
-the hash at scrape time (relay_core.ops.metrics_export), so the figures are the whole deployment's,
+the hash at scrape time (ingest.metrics_export), so the figures are the whole deployment's,
 survive restarts, and need no routable port on the worker - which a PaaS does not give it.
 """
 

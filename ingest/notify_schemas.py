@@ -1,4 +1,4 @@
-"""The notification API's request and answer shapes (validated and documented by ingest)."""
+"""The notification API's request and answer shapes (validated and documented by the routes)."""
 
 from __future__ import annotations
 
