@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PRODUCT = ("relay_core", "ingest", "worker", "relay_cli")
 
 # The only modules of relay_core outside a capability package: what every capability uses.
-CROSS_CUTTING = {"__init__", "keys", "settings", "errors", "logs", "params", "lua"}
+CROSS_CUTTING = {"__init__", "keys", "settings", "errors", "logs", "params"}
 MAX_LINES = 300
 # Longer on purpose: the demo is one script a reader follows top to bottom; the deploy job
 # is one state machine (its typed context, coming with the worker's, takes it under the bound).

@@ -37,9 +37,8 @@ async def look(ctx: dict[str, Any], batch: BatchInfo, chunk: ChunkState) -> int:
         platform_batch = await _find_platform_batch(ctx, batch, chunk)
         if platform_batch is None:
             return 0
-        sent = len(chunk.sending)
-        await settle(ctx["redis"], chunk, "sent", files_sent=sent, platform_batch=platform_batch)
-        return sent
+        await settle(ctx["redis"], chunk, "sent", platform_batch=platform_batch)
+        return len(chunk.sending)
     runs = await _find_runs_2025(ctx, batch, chunk)
     mapping = dict(zip((r["id"] for r in runs), chunk.sending, strict=False))
     await map_runs(ctx["redis"], batch.batch_id, mapping)
