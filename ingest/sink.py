@@ -21,11 +21,12 @@ import logging
 import uuid
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
-from relay_core import keys, lua
+from relay_core import keys
 from relay_core.errors import Unavailable
-from relay_core.redis import queue
+from relay_core.redis import queue, scripts
 from relay_core.redis.durability import MARK_TTL_MS, MEMORY, AckPolicy, NotDurable
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,6 @@ class EventSink:
         self._max_in_flight = self.MAX_IN_FLIGHT_DURABLE if ack.durable else self.MAX_IN_FLIGHT
         self._ttl = dedupe_ttl_seconds
         self._max_group = max_group
-        self._script = redis.register_script(lua.ENQUEUE_EVENTS)
         self._pending: list[_Item] = []
         self._kick_scheduled = False
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -125,19 +125,34 @@ class EventSink:
         group_id = uuid.uuid4().hex
         job_id = queue.apply_events_job_id(group_id)
         now = queue.now_ms()
-        script_keys = [keys.event_seen(event_id) for event_id, _, _ in group]
-        script_keys += [keys.event_group(group_id), queue.JOB_KEY_PREFIX + job_id, queue.QUEUE]
-        job = queue.job_bytes(queue.APPLY_EVENTS, [group_id], now)
-        args: list[bytes | str | int] = [self._ttl, job, job_id, queue.events_score(now)]
-        args += [body for _, body, _ in group]
+        script_keys: scripts.Names = {
+            "group": keys.event_group(group_id),
+            "job": queue.JOB_KEY_PREFIX + job_id,
+            "queue": queue.QUEUE,
+            "seen": [keys.event_seen(event_id) for event_id, _, _ in group],
+        }
+        args: scripts.Names = {
+            "seen_ttl_s": self._ttl,
+            "job": queue.job_bytes(queue.APPLY_EVENTS, [group_id], now),
+            "job_id": job_id,
+            "score": queue.events_score(now),
+            "bodies": [body for _, body, _ in group],
+        }
         if not self._ack.durable:
-            result: list[int] = await self._script(keys=script_keys, args=args)
-            return result
-        async with self._redis.pipeline(transaction=False) as pipe:
-            await self._script(keys=script_keys, args=args, client=pipe)
+            flags: list[int] = await scripts.ENQUEUE_EVENTS(
+                self._redis, keys=script_keys, args=args
+            )
+            return flags
+
+        # The write, the mark and the wait on one connection, in one pipeline: WAITAOF/WAIT
+        # covers that connection's writes. Run again whole after a NOSCRIPT (the script then
+        # stored nothing; the mark and the wait are harmless twice).
+        async def fill(pipe: Pipeline) -> None:
+            await scripts.ENQUEUE_EVENTS.queue(pipe, keys=script_keys, args=args)
             pipe.set(keys.DURABILITY_MARK, b"1", px=MARK_TTL_MS)
             pipe.execute_command(*self._ack.command)
-            flags, _, reply = await pipe.execute()
+
+        flags, _, reply = await scripts.pipelined(self._redis, fill)
         if not self._ack.satisfied(reply):
             raise NotDurable
         return list(flags)

@@ -1,5 +1,5 @@
-"""The boundaries the design relies on, checked on the source (imports, Redis key strings, the
-capability packages and module sizes)."""
+"""The boundaries the design relies on, checked on the source (imports, Redis key strings, Lua,
+the capability packages and module sizes)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PRODUCT = ("relay_core", "ingest", "worker", "relay_cli")
 
 # The only modules of relay_core outside a capability package: what every capability uses.
-CROSS_CUTTING = {"__init__", "keys", "settings", "errors", "logs", "params", "retry", "lua"}
+CROSS_CUTTING = {"__init__", "keys", "settings", "errors", "logs", "params", "retry"}
 MAX_LINES = 300
 # Longer on purpose: the demo is one script a reader follows top to bottom.
 LONG_MODULES = {"relay_cli/demo.py"}
@@ -73,6 +73,32 @@ def test_redis_key_prefixes_are_defined_only_in_keys_module() -> None:
         for package in PRODUCT
         for path in modules(package)
         if path != ROOT / "relay_core" / "keys.py" and pattern.search(path.read_text())
+    ]
+    assert offenders == []
+
+
+def test_lua_builds_no_key_from_a_literal_prefix() -> None:
+    """Lua gets its keys whole as KEYS, or (when a script picks a key itself) the shape from
+    keys.py as an argument: no .lua file spells a relay key."""
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in sorted((ROOT / "relay_core").rglob("*.lua"))
+        if "relay:" in path.read_text()
+    ]
+    assert offenders == []
+
+
+def test_lua_lives_in_lua_files_run_by_the_registry() -> None:
+    """No Lua in Python strings, and no other way of running it than relay_core.redis.scripts."""
+    registry = ROOT / "relay_core" / "redis" / "luascript.py"
+    lua_in_strings = re.compile(r"redis\.call\(|\b(KEYS|ARGV)\[")
+    runs_lua = re.compile(r"\.(eval|evalsha|eval_ro|evalsha_ro|register_script|script_load)\(")
+    offenders = [
+        str(path.relative_to(ROOT))
+        for package in PRODUCT
+        for path in modules(package)
+        if lua_in_strings.search(path.read_text())
+        or (path != registry and runs_lua.search(path.read_text()))
     ]
     assert offenders == []
 

@@ -1,7 +1,7 @@
 """The batch store: create a batch and put it in the schedule, read it, cancel it.
 
-A batch is the hash `relay:batch:{id}` (definition, state and the counters relay_core.lua's
-APPLY_RUN and relay_core.batches.lua keep) and its file list. Its chunks are cut later, one at a
+A batch is the hash `relay:batch:{id}` (definition, state and the counters the Lua of
+relay_core/runs/lua and relay_core/batches/lua keeps) and its file list. Its chunks are cut later, one at a
 time, by the scheduler (relay_core.scheduler), each with its hash and arq job
 (`chunk:{batch}:{n}`), as the rate limits and the other batches allow. The files are written in
 slices and the batch comes to exist in one MULTI (definition, schedule, indexes), so it exists
@@ -20,12 +20,11 @@ from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
 from relay_core import keys
-from relay_core.batches import lua as batch_lua
 from relay_core.batches import runmap
 from relay_core.batches.models import BatchAccepted, BatchRequest
 from relay_core.errors import Conflict, InvalidRequest, NotFound
 from relay_core.ops import retention
-from relay_core.redis import queue
+from relay_core.redis import queue, scripts
 from relay_core.runs.status import BATCH_COUNTED
 from relay_core.scheduler import state as scheduler
 
@@ -246,19 +245,30 @@ async def cancel(redis: Redis, batch_id: str) -> str:
     """Mark the batch cancelled and queue the job that cancels its runs on the platform."""
     now = queue.now_ms()
     job_id = queue.cancel_job_id(batch_id)
-    job = queue.job_bytes(queue.CANCEL_BATCH, [batch_id], now)
     done_id = queue.batch_completed_job_id(batch_id)
-    script_keys = [
-        keys.batch(batch_id),
-        queue.JOB_KEY_PREFIX + done_id,
-        queue.QUEUE,
-        queue.JOB_KEY_PREFIX + job_id,
-        keys.SCHED_LEVELS,
-        keys.BATCHES_OPEN,
-    ]
-    done_job = queue.job_bytes(queue.BATCH_COMPLETED, [batch_id], now)
-    args = [now, job, job_id, keys.SCHED_LEVEL, scheduler.DEFAULT_PRIORITY, done_job, done_id]
-    outcome = await batch_lua.run(redis, batch_lua.CANCEL, script_keys, args)
+    outcome = await scripts.CANCEL_BATCH(
+        redis,
+        keys={
+            "batch": keys.batch(batch_id),
+            "done_job": queue.JOB_KEY_PREFIX + done_id,
+            "queue": queue.QUEUE,
+            "cancel_job": queue.JOB_KEY_PREFIX + job_id,
+            "levels": keys.SCHED_LEVELS,
+            "open_batches": keys.BATCHES_OPEN,
+        },
+        args={
+            "now": now,
+            "cancel_job": queue.job_bytes(queue.CANCEL_BATCH, [batch_id], now),
+            "cancel_job_id": job_id,
+            "done_job": queue.job_bytes(queue.BATCH_COMPLETED, [batch_id], now),
+            "done_job_id": done_id,
+            "batch_id": batch_id,
+            "default_priority": scheduler.DEFAULT_PRIORITY,
+            "level_prefix": keys.SCHED_LEVEL,
+            "weights_suffix": keys.SCHED_WEIGHTS_SUFFIX,
+            "producer_infix": keys.SCHED_PRODUCER_INFIX,
+        },
+    )
     if int(outcome) == -1:
         raise NotFound(f"no batch {batch_id!r}")
     return {0: "already_completed", 1: "already_cancelled", 2: "cancelled"}[int(outcome)]

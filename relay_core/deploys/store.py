@@ -7,16 +7,14 @@ retry or a second worker may already exist on the platform: the worker looks bef
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
 
-from relay_core import keys, lua
-from relay_core.redis import queue
+from relay_core import keys
+from relay_core.redis import queue, scripts
 
 CLAIMED, CALLING, EVALUATING = "claimed", "calling", "evaluating"
 DEPLOYED, FAILED, SKIPPED, DRY_RUN = "deployed", "failed", "skipped", "dry_run"
@@ -39,24 +37,6 @@ class Subject:
 def deploy_id(rule: str, subject: Subject) -> str:
     prefix = f"{subject.trigger}:" if subject.trigger in BY_HAND else ""
     return f"{rule}:{prefix}{subject.id}"
-
-
-class _Scripts:
-    def __init__(self) -> None:
-        self.sha = {name: _sha(getattr(lua, name)) for name in ("DEPLOY_CLAIM", "DEPLOY_MOVE")}
-
-    async def run(self, redis: Redis, name: str, keys_: list[str], args: list[Any]) -> Any:
-        try:
-            return await redis.evalsha(self.sha[name], len(keys_), *keys_, *args)  # type: ignore[misc]
-        except NoScriptError:
-            return await redis.eval(getattr(lua, name), len(keys_), *keys_, *args)  # type: ignore[misc]
-
-
-def _sha(script: str) -> str:
-    return hashlib.sha1(script.encode()).hexdigest()  # noqa: S324 (Redis's script id)
-
-
-_SCRIPTS = _Scripts()
 
 
 async def claim(
@@ -86,18 +66,26 @@ async def claim(
         "updatedAt": str(now),
     }
     job_id = queue.deploy_job_id(did)
-    keys_ = [
-        keys.deploy(did),
-        keys.DEPLOYS,
-        keys.deploys_by_rule(rule),
-        keys.deploys_by_subject(subject.id),
-        keys.deploys_by_target(provider, target),
-        queue.JOB_KEY_PREFIX + job_id,
-        queue.QUEUE,
-    ]
-    job = queue.job_bytes(queue.RUN_DEPLOY, [did], now)
-    args = [orjson.dumps(fields), now, job, job_id, did, retention_ms]
-    created = await _SCRIPTS.run(redis, "DEPLOY_CLAIM", keys_, args)
+    created = await scripts.DEPLOY_CLAIM(
+        redis,
+        keys={
+            "deploy": keys.deploy(did),
+            "all": keys.DEPLOYS,
+            "by_rule": keys.deploys_by_rule(rule),
+            "by_subject": keys.deploys_by_subject(subject.id),
+            "by_target": keys.deploys_by_target(provider, target),
+            "job": queue.JOB_KEY_PREFIX + job_id,
+            "queue": queue.QUEUE,
+        },
+        args={
+            "fields": orjson.dumps(fields),
+            "now": now,
+            "job": queue.job_bytes(queue.RUN_DEPLOY, [did], now),
+            "job_id": job_id,
+            "deploy_id": did,
+            "retention_ms": retention_ms,
+        },
+    )
     return did, bool(created)
 
 
@@ -112,13 +100,17 @@ async def move(
     """Set fields (and log an attempt) only while the deploy is in one of `allowed` states."""
     values = {k: _text(v) for k, v in (fields or {}).items() if v is not None}
     values["updatedAt"] = str(queue.now_ms())
-    args = [
-        ",".join(allowed),
-        orjson.dumps(values),
-        b"" if attempt is None else orjson.dumps({"at": queue.now_ms(), **attempt}),
-        ATTEMPTS_KEPT,
-    ]
-    return bool(await _SCRIPTS.run(redis, "DEPLOY_MOVE", [keys.deploy(did)], args))
+    moved = await scripts.DEPLOY_MOVE(
+        redis,
+        keys={"deploy": keys.deploy(did)},
+        args={
+            "allowed": ",".join(allowed),
+            "fields": orjson.dumps(values),
+            "attempt": b"" if attempt is None else orjson.dumps({"at": queue.now_ms(), **attempt}),
+            "attempts_kept": ATTEMPTS_KEPT,
+        },
+    )
+    return bool(moved)
 
 
 async def expire_final(redis: Redis, did: str, retention_ms: int) -> None:

@@ -14,7 +14,7 @@ import orjson
 from redis.asyncio import Redis
 
 from relay_core import keys
-from relay_core.redis import queue
+from relay_core.redis import queue, scripts
 
 RUNNING, PASSED, FAILED = "running", "passed", "failed"
 ROLES = ("candidate", "baseline")
@@ -135,17 +135,6 @@ async def recent(redis: Redis, limit: int) -> list[dict[str, Any]]:
     return out
 
 
-# Queue the deploy job again once an evaluation batch completes: the job, under its own id
-# per batch, is created with its queue entry in one step, at most once.
-_WAKE = """
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  redis.call('ZADD', KEYS[2], 'NX', ARGV[3], ARGV[4])
-  return 1
-end
-return 0
-"""
-
-
 def wake_job_id(eval_id: str, batch_id: str) -> str:
     return f"deploy:{eval_id}:eval:{batch_id}"
 
@@ -154,10 +143,16 @@ async def wake_deploy(redis: Redis, eval_id: str, batch_id: str) -> bool:
     """An evaluation batch completed: queue its deploy's job to score (idempotent)."""
     job_id = wake_job_id(eval_id, batch_id)
     now = queue.now_ms()
-    job = queue.job_bytes(queue.RUN_DEPLOY, [eval_id], now)
-    script_keys = [queue.JOB_KEY_PREFIX + job_id, queue.QUEUE]
-    args: list[Any] = [job, queue.JOB_EXPIRES_MS, now, job_id]
-    return bool(await redis.eval(_WAKE, 2, *script_keys, *args))  # type: ignore[misc]
+    woken = await scripts.EVAL_WAKE_DEPLOY(
+        redis,
+        keys={"job": queue.JOB_KEY_PREFIX + job_id, "queue": queue.QUEUE},
+        args={
+            "job": queue.job_bytes(queue.RUN_DEPLOY, [eval_id], now),
+            "job_id": job_id,
+            "now": now,
+        },
+    )
+    return bool(woken)
 
 
 def marker_of(metadata: Any) -> str | None:

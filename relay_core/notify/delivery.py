@@ -2,7 +2,7 @@
 
 States: pending -> delivered | dead (schedule exhausted, or an address the guard refuses) |
 disabled (the destination answered 410) | dropped (the destination no longer exists).
-Each outcome is recorded with the next attempt's job in one step (lua.RESULT).
+Each outcome is recorded with the next attempt's job in one step (relay_core/notify/lua/result.lua).
 """
 
 from __future__ import annotations
@@ -15,10 +15,8 @@ import orjson
 from redis.asyncio import Redis
 
 from relay_core import keys
-from relay_core.batches import lua as batch_lua
-from relay_core.notify import lua
 from relay_core.ops import deadletters
-from relay_core.redis import queue
+from relay_core.redis import queue, scripts
 
 ATTEMPTS_KEPT = 100
 FINISHED_TTL_MS = 3 * 86_400_000
@@ -65,8 +63,11 @@ async def load(redis: Redis, delivery_id: str) -> Delivery | None:
 async def take_slot(redis: Redis, dest: str, limit: int, lease_ms: int) -> str | None:
     """A slot of the destination's bounded in-flight, or None when all are taken."""
     token, now = secrets.token_hex(8), queue.now_ms()
-    args = [token, now, now + lease_ms, limit]
-    got = await batch_lua.run(redis, lua.TAKE_SLOT, [keys.notify_flight(dest)], args)
+    got = await scripts.NOTIFY_TAKE_SLOT(
+        redis,
+        keys={"flight": keys.notify_flight(dest)},
+        args={"token": token, "now": now, "lease_until": now + lease_ms, "limit": limit},
+    )
     return token if got else None
 
 
@@ -101,28 +102,32 @@ async def record(redis: Redis, d: Delivery, outcome: Outcome, schedule: tuple[fl
         score = now + int(schedule[d.attempt + 1] * 1000)
         job_id = queue.notify_job_id(d.id, d.round, d.attempt + 1)
         job = queue.job_bytes(queue.NOTIFY_DELIVER, [d.id, d.round, d.attempt + 1], now)
-    script_keys = [
-        keys.notify_delivery(d.id),
-        keys.notify_attempts(d.dest),
-        keys.NOTIFY_DEAD,
-        queue.JOB_KEY_PREFIX + (job_id or "-"),
-        queue.QUEUE,
-    ]
-    args = [
-        d.round,
-        d.attempt,
-        outcome.state,
-        now,
-        orjson.dumps(fields),
-        orjson.dumps(attempt),
-        ATTEMPTS_KEPT,
-        job,
-        job_id,
-        score,
-        FINISHED_TTL_MS,
-        ATTEMPTS_TTL_MS,
-    ]
-    return bool(await batch_lua.run(redis, lua.RESULT, script_keys, args))
+    recorded = await scripts.NOTIFY_RESULT(
+        redis,
+        keys={
+            "delivery": keys.notify_delivery(d.id),
+            "attempts": keys.notify_attempts(d.dest),
+            "dead": keys.NOTIFY_DEAD,
+            "job": queue.JOB_KEY_PREFIX + (job_id or "-"),
+            "queue": queue.QUEUE,
+        },
+        args={
+            "delivery_id": d.id,
+            "round": d.round,
+            "attempt": d.attempt,
+            "state": outcome.state,
+            "now": now,
+            "fields": orjson.dumps(fields),
+            "record": orjson.dumps(attempt),
+            "attempts_kept": ATTEMPTS_KEPT,
+            "job": job,
+            "job_id": job_id,
+            "score": score,
+            "finished_ttl_ms": FINISHED_TTL_MS,
+            "attempts_ttl_ms": ATTEMPTS_TTL_MS,
+        },
+    )
+    return bool(recorded)
 
 
 async def attempts(redis: Redis, dest: str, limit: int = 100) -> list[dict[str, Any]]:
@@ -164,13 +169,18 @@ async def redrive(redis: Redis, delivery_ids: list[str] | None = None) -> int:
         now = queue.now_ms()
         job_id = queue.notify_job_id(did, d.round + 1, 0)
         job = queue.job_bytes(queue.NOTIFY_DELIVER, [did, d.round + 1, 0], now)
-        script_keys = [
-            keys.notify_delivery(did),
-            keys.NOTIFY_DEAD,
-            queue.JOB_KEY_PREFIX + job_id,
-            queue.QUEUE,
-        ]
-        redriven = int(await batch_lua.run(redis, lua.REDRIVE, script_keys, [now, job, job_id]))
+        redriven = int(
+            await scripts.NOTIFY_REDRIVE(
+                redis,
+                keys={
+                    "delivery": keys.notify_delivery(did),
+                    "dead": keys.NOTIFY_DEAD,
+                    "job": queue.JOB_KEY_PREFIX + job_id,
+                    "queue": queue.QUEUE,
+                },
+                args={"delivery_id": did, "now": now, "job": job, "job_id": job_id},
+            )
+        )
         if redriven:
             # The same item in the relay-wide dead letters (relay_core.ops.deadletters) goes too.
             await deadletters.purge(

@@ -14,21 +14,19 @@ from typing import Any
 
 import orjson
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
+from redis.asyncio.client import Pipeline
 
 from relay_core import keys
 from relay_core.batches import view as batch_view
 from relay_core.deploys import store as deploys
 from relay_core.evals.outputs import extracted_values
 from relay_core.notify import events as ev
-from relay_core.notify import lua
-from relay_core.redis import queue
+from relay_core.redis import queue, scripts
 from relay_core.runs.events import Envelope, RunUpdate
 from relay_core.runs.status import RANK
 from relay_core.runs.store import ApplyResult, relay_file
 
 MESSAGE_TTL_MS = 7 * 86_400_000
-_CREATE_SHA = hashlib.sha1(lua.CREATE.encode()).hexdigest()  # noqa: S324 (Redis's script id)
 TERMINAL = frozenset(s for s, r in RANK.items() if r == max(RANK.values()))
 
 
@@ -134,21 +132,14 @@ async def emit(redis: Redis, events: list[Event], now_ms: int | None = None) -> 
     if not plans:
         return 0
     await _add_files(redis, [e for e, _ in plans])
-    calls = [_create_args(event, dests, now) for event, dests in plans]
-    for attempt in range(2):
-        try:
-            async with redis.pipeline(transaction=False) as pipe:
-                # evalsha directly: Script objects in a pipeline cost a SCRIPT EXISTS each.
-                for script_keys, args in calls:
-                    pipe.evalsha(_CREATE_SHA, len(script_keys), *script_keys, *args)
-                created = await pipe.execute()
-            return sum(int(n) for n in created)
-        except NoScriptError:
-            if attempt:
-                raise
-            # Redis restarted or was flushed: creation is idempotent (the marker), so redo all.
-            await redis.script_load(lua.CREATE)
-    raise AssertionError("unreachable")
+
+    async def fill(pipe: Pipeline) -> None:
+        for event, dests in plans:
+            await _queue_create(pipe, event, dests, now)
+
+    # Creation is idempotent (the message's marker), so after a NOSCRIPT all run again.
+    created = await scripts.pipelined(redis, fill)
+    return sum(int(n) for n in created)
 
 
 async def _listeners(
@@ -187,11 +178,11 @@ async def _add_files(redis: Redis, events: list[Event]) -> None:
             event.data["file"] = {k: stored[k] for k in ("url", "id", "name") if k in stored}
 
 
-def _create_args(event: Event, dests: list[str], now: int) -> tuple[list[str], list[Any]]:
+async def _queue_create(pipe: Pipeline, event: Event, dests: list[str], now: int) -> None:
     msg = event.message_id
     body = ev.body(event.type, event.data, now).decode()
-    script_keys = [keys.notify_msg(msg), queue.QUEUE]
-    args: list[Any] = [MESSAGE_TTL_MS, now]
+    delivery_keys: list[str] = []
+    delivery_args: list[bytes | str] = []
     for dest in dests:
         did = delivery_id(msg, dest)
         fields = {
@@ -205,10 +196,14 @@ def _create_args(event: Event, dests: list[str], now: int) -> tuple[list[str], l
             "createdAt": now,
         }
         job_id = queue.notify_job_id(did, 0, 0)
-        script_keys += [keys.notify_delivery(did), queue.JOB_KEY_PREFIX + job_id]
-        args += [
+        delivery_keys += [keys.notify_delivery(did), queue.JOB_KEY_PREFIX + job_id]
+        delivery_args += [
             orjson.dumps(fields),
             queue.job_bytes(queue.NOTIFY_DELIVER, [did, 0, 0], now),
             job_id,
         ]
-    return script_keys, args
+    await scripts.NOTIFY_CREATE.queue(
+        pipe,
+        keys={"marker": keys.notify_msg(msg), "queue": queue.QUEUE, "deliveries": delivery_keys},
+        args={"marker_ttl_ms": MESSAGE_TTL_MS, "now": now, "deliveries": delivery_args},
+    )

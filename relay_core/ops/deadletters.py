@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 from relay_core import keys
 from relay_core.errors import InvalidRequest, NotFound
 from relay_core.ops import retention
-from relay_core.redis import queue
+from relay_core.redis import queue, scripts
 
 EVENT_GROUP, CHUNK, BATCH_COMPLETION, DEPLOY = "event_group", "chunk", "batch_completion", "deploy"
 NOTIFICATION = "notification"  # an outbound delivery whose retry schedule ran out
@@ -163,28 +163,6 @@ async def counts(redis: Redis) -> dict[str, int]:
     return dict(zip(KINDS, (int(n) for n in found), strict=True))
 
 
-# KEYS: dead letter, index, kind index, job key, retry key, result key, arq queue, reset record,
-#       then the keys to keep. ARGV: id, job bytes, job id, score, reset fields (JSON object),
-#       reset fields to drop (JSON array)
-_REDRIVE = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('DEL', KEYS[1], KEYS[5], KEYS[6])
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[3], ARGV[1])
-for i = 9, #KEYS do redis.call('PERSIST', KEYS[i]) end
-if KEYS[8] ~= '' and redis.call('EXISTS', KEYS[8]) == 1 then
-  local args = {}
-  for k, v in pairs(cjson.decode(ARGV[5])) do args[#args + 1] = k; args[#args + 1] = v end
-  if #args > 0 then redis.call('HSET', KEYS[8], unpack(args)) end
-  for _, f in ipairs(cjson.decode(ARGV[6])) do redis.call('HDEL', KEYS[8], f) end
-  redis.call('PERSIST', KEYS[8])
-end
-redis.call('SET', KEYS[4], ARGV[2], 'PX', 86400000)
-redis.call('ZADD', KEYS[7], ARGV[4], ARGV[3])
-return 1
-"""
-
-
 async def redrive(redis: Redis, did: str) -> bool:
     """Queue the item's job again (fresh tries); False when there is no such dead letter."""
     try:
@@ -194,23 +172,29 @@ async def redrive(redis: Redis, did: str) -> bool:
     r = orjson.loads(h["redrive"])
     now = queue.now_ms()
     job_id = str(r["jobId"])
-    script_keys = [
-        keys.dead_letter(did),
-        keys.DEAD_LETTERS,
-        keys.dead_letters_by_kind(h["kind"]),
-        queue.JOB_KEY_PREFIX + job_id,
-        queue.RETRY_KEY_PREFIX + job_id,
-        queue.RESULT_KEY_PREFIX + job_id,
-        queue.QUEUE,
-        r.get("resetKey") or "",
-        *r.get("keep", []),
-    ]
-    job = queue.job_bytes(str(r["function"]), list(r["args"]), now)
-    score = queue.events_score(now) if r.get("eventsLane") else now
-    reset, reset_drop = orjson.dumps(r.get("reset") or {}), orjson.dumps(r.get("resetDrop") or [])
-    args: list[bytes | str | int] = [did, job, job_id, score, reset, reset_drop]
-    script = redis.register_script(_REDRIVE)
-    return bool(await script(keys=script_keys, args=args))
+    redriven = await scripts.DEAD_LETTER_REDRIVE(
+        redis,
+        keys={
+            "dead_letter": keys.dead_letter(did),
+            "index": keys.DEAD_LETTERS,
+            "kind_index": keys.dead_letters_by_kind(h["kind"]),
+            "job": queue.JOB_KEY_PREFIX + job_id,
+            "retries": queue.RETRY_KEY_PREFIX + job_id,
+            "result": queue.RESULT_KEY_PREFIX + job_id,
+            "queue": queue.QUEUE,
+            "reset_record": r.get("resetKey") or "",
+            "keep": list(r.get("keep", [])),
+        },
+        args={
+            "id": did,
+            "job": queue.job_bytes(str(r["function"]), list(r["args"]), now),
+            "job_id": job_id,
+            "score": queue.events_score(now) if r.get("eventsLane") else now,
+            "reset": orjson.dumps(r.get("reset") or {}),
+            "reset_drop": orjson.dumps(r.get("resetDrop") or []),
+        },
+    )
+    return bool(redriven)
 
 
 async def redrive_kind(redis: Redis, kind: str) -> int:

@@ -2,13 +2,13 @@
 
 A TTL costs Redis about 50 B per key in its expiry table (B4: 338 against 285 B per run); a
 run id in its hour's list costs little more than its length. The apply script
-(relay_core.lua.APPLY_RUN) appends a run that turns terminal to the list of the hour it finished
-in, and records the hour in a small index. `sweep` (worker.runs.expiry, every minute) deletes the
-runs of each hour whose retention has passed, a few hundred per atomic step, then drops the
-hour. A run is therefore deleted between RETENTION_DAYS and RETENTION_DAYS plus an hour after
-it finished. The lists and the index expire too (GRACE_MS after they are due), so a fleet that
-stops for good leaves nothing behind but the runs of hours it never swept: those are kept,
-never lost.
+(relay_core/runs/lua/apply_run.lua) appends a run that turns terminal to the list of the hour
+it finished in, and records the hour in a small index. `sweep` (worker.runs.expiry, every
+minute) deletes the runs of each hour whose retention has passed, a few hundred per atomic
+step (relay_core/runs/lua/expire_runs.lua), then drops the hour. A run is therefore deleted
+between RETENTION_DAYS and RETENTION_DAYS plus an hour after it finished. The lists and the
+index expire too (GRACE_MS after they are due), so a fleet that stops for good leaves nothing
+behind but the runs of hours it never swept: those are kept, never lost.
 """
 
 from __future__ import annotations
@@ -16,21 +16,11 @@ from __future__ import annotations
 from redis.asyncio import Redis
 
 from relay_core import keys
+from relay_core.redis import scripts
 
 BUCKET_MS = 3_600_000
 GRACE_MS = 7 * 86_400_000  # a list waits this long past its due time for a sweep
 SWEEP_STEP = 500  # run ids popped and deleted per atomic step
-
-# KEYS: an hour's list. ARGV: how many to pop, the run key prefix.
-# Pop and delete in one step: two sweepers never skip ids, and a crash never loses any.
-_POP_AND_DELETE = """
-local ids = redis.call('LPOP', KEYS[1], ARGV[1])
-if not ids then return 0 end
-local names = {}
-for i, id in ipairs(ids) do names[i] = ARGV[2] .. id end
-redis.call('UNLINK', unpack(names))
-return #ids
-"""
 
 
 def bucket_of(now_ms: int, bucket_ms: int = BUCKET_MS) -> int:
@@ -54,12 +44,13 @@ async def sweep(redis: Redis, now_ms: int, retention_ms: int, bucket_ms: int = B
     due = await redis.zrangebyscore(
         keys.RUN_EXPIRY_BUCKETS, "-inf", last_due(now_ms, retention_ms, bucket_ms)
     )
-    script = redis.register_script(_POP_AND_DELETE)
     deleted = 0
     for raw in due:
-        bucket = int(raw)
+        hour = keys.run_expiry(int(raw))
         while popped := int(
-            await script(keys=[keys.run_expiry(bucket)], args=[SWEEP_STEP, keys.RUN])
+            await scripts.EXPIRE_RUNS(
+                redis, keys={"hour": hour}, args={"count": SWEEP_STEP, "run_prefix": keys.RUN}
+            )
         ):
             deleted += popped
         await redis.zrem(keys.RUN_EXPIRY_BUCKETS, raw)

@@ -1,9 +1,9 @@
 """Runs waiting for a person: an index kept by the worker, read by GET /v1/reviews.
 
-The index is written by the apply script itself (relay_core.lua.APPLY_RUN), in the same atomic
-step as the run's status, from the status after each event (whether or not the event changed
-it), so re-applying a group after a crash repairs it and a replayed needs_review of a finished
-run adds nothing. Readers still drop stale ids (an index written by an older version).
+The index is written by the apply script itself (relay_core/runs/lua/apply_run.lua), in the
+same atomic step as the run's status, from the status after each event (whether or not the
+event changed it), so re-applying a group after a crash repairs it and a replayed needs_review
+of a finished run adds nothing. Readers still drop stale ids (an index written by an older version).
 """
 
 from __future__ import annotations

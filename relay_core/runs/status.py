@@ -47,3 +47,15 @@ EVENT_STATUS: dict[str, RunStatus] = {
     "workflow_run.rejected": RunStatus.REJECTED,
     "workflow_run.cancelled": RunStatus.CANCELLED,
 }
+# One letter per status in a run's history: the apply script writes them (relay_core.redis
+# scripts gives it this table) and relay_core.runs.store reads them back.
+HISTORY_CODES = {
+    "P": "PENDING",
+    "R": "PROCESSING",
+    "N": "NEEDS_REVIEW",
+    "L": "CANCELLING",
+    "D": "PROCESSED",
+    "J": "REJECTED",
+    "F": "FAILED",
+    "C": "CANCELLED",
+}

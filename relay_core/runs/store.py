@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
+from redis.asyncio.client import Pipeline
 
-from relay_core import keys, lua
+from relay_core import keys
 from relay_core.batches import runmap
 from relay_core.params import is_digits
-from relay_core.redis import queue
+from relay_core.redis import queue, scripts
 from relay_core.runs import expiry as runexpiry
 from relay_core.runs.events import RunUpdate
+from relay_core.runs.status import HISTORY_CODES
 
 # Metadata keys workflow-relay adds to every run it submits, so each event maps to its file.
 META_BATCH = "relayBatchId"
@@ -60,59 +60,55 @@ class RunStore:
         self.history_limit = history_limit
         self.retention_ms = retention_ms  # 0: terminal runs never expire
         self.expiry_bucket_ms = expiry_bucket_ms  # shorter only in the soak's compressed time
-        self._sha = hashlib.sha1(lua.APPLY_RUN.encode()).hexdigest()  # noqa: S324 (Redis's id)
 
-    def queue_apply(self, pipe: Any, update: RunUpdate, event_id: str, now_ms: int) -> None:
+    async def queue_apply(
+        self, pipe: Pipeline, update: RunUpdate, event_id: str, now_ms: int
+    ) -> None:
         """Add the atomic apply of `update` to a pipeline (one round trip for many events)."""
         batch_id, file_index = relay_file(update.metadata)
         bucket = runexpiry.bucket_of(now_ms, self.expiry_bucket_ms)
         job_id = queue.batch_completed_job_id(batch_id) if batch_id else ""
         job = queue.job_bytes(queue.BATCH_COMPLETED, [batch_id], now_ms) if batch_id else b""
-        run_keys = [
-            keys.run(update.run_id),
-            keys.batch(batch_id or "-"),
-            runmap.key_of(batch_id or "-", file_index or 0),
-            queue.JOB_KEY_PREFIX + job_id,
-            queue.QUEUE,
-            keys.OPEN_RUNS,
-            keys.run_expiry(bucket),
-            keys.RUN_EXPIRY_BUCKETS,
-            keys.REVIEWS,
-        ]
-        args = [
-            update.status or "",
-            event_id,
-            now_ms,
-            self.history_limit,
-            orjson.dumps(_fields(update)),
-            update.run_id,
-            "" if file_index is None else str(file_index),
-            job,
-            job_id,
-            self.retention_ms,
-            bucket,
-            runexpiry.list_ttl_ms(self.retention_ms, self.expiry_bucket_ms),
-        ]
-        # evalsha directly: a pipeline holding Script objects costs a SCRIPT EXISTS per execute.
-        pipe.evalsha(self._sha, len(run_keys), *run_keys, *args)
+        await scripts.APPLY_RUN.queue(
+            pipe,
+            keys={
+                "run": keys.run(update.run_id),
+                "batch": keys.batch(batch_id or "-"),
+                "runmap_bucket": runmap.key_of(batch_id or "-", file_index or 0),
+                "done_job": queue.JOB_KEY_PREFIX + job_id,
+                "queue": queue.QUEUE,
+                "open_runs": keys.OPEN_RUNS,
+                "expiry_list": keys.run_expiry(bucket),
+                "expiry_buckets": keys.RUN_EXPIRY_BUCKETS,
+                "reviews": keys.REVIEWS,
+            },
+            args={
+                "status": update.status or "",
+                "event_id": event_id,
+                "now": now_ms,
+                "history_limit": self.history_limit,
+                "fields": orjson.dumps(_fields(update)),
+                "run_id": update.run_id,
+                "file_index": "" if file_index is None else str(file_index),
+                "done_job": job,
+                "done_job_id": job_id,
+                "retention_ms": self.retention_ms,
+                "expiry_bucket": bucket,
+                "expiry_ttl_ms": runexpiry.list_ttl_ms(self.retention_ms, self.expiry_bucket_ms),
+            },
+        )
 
     async def apply_many(
         self, items: list[tuple[RunUpdate, str]], now_ms: int
     ) -> list[ApplyResult]:
-        """Apply many updates in one round trip; each update is atomic on its own."""
-        for attempt in range(2):
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for update, event_id in items:
-                    self.queue_apply(pipe, update, event_id, now_ms)
-                try:
-                    raws = await pipe.execute()
-                    return [apply_result(raw) for raw in raws]
-                except NoScriptError:
-                    if attempt:
-                        raise
-                    # Redis restarted or was flushed; every apply is idempotent, so retry all.
-                    await self.redis.script_load(lua.APPLY_RUN)
-        raise AssertionError("unreachable")
+        """Apply many updates in one round trip; each update is atomic on its own (and
+        idempotent, so the pipeline may run again after a NOSCRIPT)."""
+
+        async def fill(pipe: Pipeline) -> None:
+            for update, event_id in items:
+                await self.queue_apply(pipe, update, event_id, now_ms)
+
+        return [apply_result(raw) for raw in await scripts.pipelined(self.redis, fill)]
 
     async def apply(self, update: RunUpdate, event_id: str, now_ms: int) -> ApplyResult:
         (result,) = await self.apply_many([(update, event_id)], now_ms)
@@ -177,7 +173,7 @@ def _history(h: dict[str, str]) -> list[dict[str, Any]]:
             event_id, _, at = rest.rpartition("|")
             ms = int(at)
         else:
-            status = lua.HISTORY_CODES.get(value[:1], value[:1])
+            status = HISTORY_CODES.get(value[:1], value[:1])
             event_id, _, delta = value[1:].rpartition("|")
             ms = first + int(delta)
         seq = newest - (newest - 1 - slot) % len(slots)

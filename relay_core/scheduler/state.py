@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from relay_core import keys
-from relay_core.batches import lua as batch_lua
-from relay_core.redis import queue
-from relay_core.scheduler import lua
+from relay_core.redis import queue, scripts
 from relay_core.scheduler.ratelimit import WINDOW_MS, Limits, pace_ms
 
 DEFAULT_PRIORITY = 90
@@ -41,29 +40,45 @@ def new_token() -> str:
     return uuid.uuid4().hex[:16]
 
 
-async def join(client: Redis | Any, batch_id: str, pipe: Any = None) -> Any:
+async def join(redis: Redis, batch_id: str, pipe: Pipeline | None = None) -> None:
     """Put a stored batch in the schedule (queued on `pipe` when given)."""
-    args = [keys.SCHED_LEVEL, DEFAULT_PRIORITY]
-    script_keys = [keys.batch(batch_id), keys.SCHED_LEVELS]
-    return await batch_lua.run(client, lua.JOIN, script_keys, args, pipe)
+    names: scripts.Names = {"batch": keys.batch(batch_id), "levels": keys.SCHED_LEVELS}
+    args: scripts.Names = {
+        "batch_id": batch_id,
+        "default_priority": DEFAULT_PRIORITY,
+        "level_prefix": keys.SCHED_LEVEL,
+        "weights_suffix": keys.SCHED_WEIGHTS_SUFFIX,
+        "producer_infix": keys.SCHED_PRODUCER_INFIX,
+    }
+    if pipe is None:
+        await scripts.SCHED_JOIN(redis, keys=names, args=args)
+    else:
+        await scripts.SCHED_JOIN.queue(pipe, keys=names, args=args)
 
 
-async def kick(client: Redis | Any, pipe: Any = None) -> bool:
+async def kick(redis: Redis, pipe: Pipeline | None = None) -> bool:
     """Start a dispatcher unless one is at work or nothing is left to send (queued on `pipe`
     when given: then the answer means nothing)."""
     token = new_token()
     now = queue.now_ms()
     job_id = queue.dispatch_job_id(token)
-    script_keys = [
-        keys.SCHED_LEASE,
-        keys.SCHED_LEVELS,
-        queue.JOB_KEY_PREFIX + job_id,
-        queue.QUEUE,
-    ]
-    job = queue.job_bytes(queue.DISPATCH, [token], now)
-    args = [token, KICK_LEASE_TTL_MS, job, job_id, queue.events_score(now)]
-    started = await batch_lua.run(client, lua.KICK, script_keys, args, pipe)
-    return pipe is None and bool(started)
+    names: scripts.Names = {
+        "lease": keys.SCHED_LEASE,
+        "levels": keys.SCHED_LEVELS,
+        "job": queue.JOB_KEY_PREFIX + job_id,
+        "queue": queue.QUEUE,
+    }
+    args: scripts.Names = {
+        "token": token,
+        "lease_ms": KICK_LEASE_TTL_MS,
+        "job": queue.job_bytes(queue.DISPATCH, [token], now),
+        "job_id": job_id,
+        "score": queue.events_score(now),
+    }
+    if pipe is not None:
+        await scripts.SCHED_KICK.queue(pipe, keys=names, args=args)
+        return False
+    return bool(await scripts.SCHED_KICK(redis, keys=names, args=args))
 
 
 async def start_later(redis: Redis, delay_ms: int) -> None:
@@ -87,38 +102,42 @@ class Scheduler:
         self.scope = scope
 
     async def take(self, token: str, now_ms: float | None = None) -> Taken:
-        """Grant the next slot to the batch the rules pick, or say why not (see lua.TAKE).
-        `now_ms` replaces Redis's clock, for simulations of hours of scheduling in seconds."""
-        script_keys = [
-            keys.RATE_PAUSE,
-            keys.rate(f"{self.scope}:RUN"),
-            keys.rate(f"{self.scope}:pace"),
-            keys.rate(f"{self.scope}:files"),
-            keys.SCHED_LEASE,
-            keys.SCHED_LEVELS,
-            queue.QUEUE,
-        ]
-        limit = self.limits.files_per_minute
-        args: list[Any] = [
-            token,
-            LOOKAHEAD_MS,
-            1000.0 / self.limits.run_rps,
-            pace_ms(limit),
-            limit,
-            WINDOW_MS,
-            self.slot_ms,
-            keys.SCHED_LEVEL,
-            keys.BATCH,
-            keys.BATCH_CHUNK_INFIX,
-            keys.BATCH_KINDS_SUFFIX,
-            queue.JOB_KEY_PREFIX,
-            queue.CHUNK_JOB_PREFIX,
-            queue.SUBMIT_CHUNK,
-            LEASE_TTL_MS,
-            DEFAULT_PRIORITY,
-            "" if now_ms is None else now_ms,
-        ]
-        raw = await batch_lua.run(self.redis, lua.TAKE, script_keys, args)
+        """Grant the next slot to the batch the rules pick, or say why not (see
+        relay_core/scheduler/lua/take.lua). `now_ms` replaces Redis's clock, for simulations
+        of hours of scheduling in seconds."""
+        raw = await scripts.SCHED_TAKE(
+            self.redis,
+            keys={
+                "pause": keys.RATE_PAUSE,
+                "run_bucket": keys.rate(f"{self.scope}:RUN"),
+                "pace": keys.rate(f"{self.scope}:pace"),
+                "window": keys.rate(f"{self.scope}:files"),
+                "lease": keys.SCHED_LEASE,
+                "levels": keys.SCHED_LEVELS,
+                "queue": queue.QUEUE,
+            },
+            args={
+                "token": token,
+                "now": "" if now_ms is None else now_ms,
+                "lookahead_ms": LOOKAHEAD_MS,
+                "lease_ms": LEASE_TTL_MS,
+                "default_priority": DEFAULT_PRIORITY,
+                "slot_ms": self.slot_ms,
+                "run_interval_ms": 1000.0 / self.limits.run_rps,
+                "pace_ms": pace_ms(self.limits.files_per_minute),
+                "files_limit": self.limits.files_per_minute,
+                "window_ms": WINDOW_MS,
+                "level_prefix": keys.SCHED_LEVEL,
+                "weights_suffix": keys.SCHED_WEIGHTS_SUFFIX,
+                "producer_infix": keys.SCHED_PRODUCER_INFIX,
+                "batch_prefix": keys.BATCH,
+                "chunk_infix": keys.BATCH_CHUNK_INFIX,
+                "kinds_suffix": keys.BATCH_KINDS_SUFFIX,
+                "job_prefix": queue.JOB_KEY_PREFIX,
+                "chunk_job_prefix": queue.CHUNK_JOB_PREFIX,
+                "job_function": queue.SUBMIT_CHUNK,
+            },
+        )
         outcome = _text(raw[0])
         if outcome == "wait":
             return Taken("wait", float(raw[1]))
@@ -131,23 +150,41 @@ class Scheduler:
         new = new_token()
         now = queue.now_ms()
         job_id = queue.dispatch_job_id(new)
-        script_keys = [keys.SCHED_LEASE, queue.JOB_KEY_PREFIX + job_id, queue.QUEUE]
-        score = now + int(delay_ms) if delay_ms > 0 else queue.events_score(now)
-        job = queue.job_bytes(queue.DISPATCH, [new], now)
-        args = [token, new, int(delay_ms) + LEASE_TTL_MS, job, job_id, score]
-        return bool(await batch_lua.run(self.redis, lua.HANDOFF, script_keys, args))
+        handed = await scripts.SCHED_HANDOFF(
+            self.redis,
+            keys={
+                "lease": keys.SCHED_LEASE,
+                "job": queue.JOB_KEY_PREFIX + job_id,
+                "queue": queue.QUEUE,
+            },
+            args={
+                "token": token,
+                "new_token": new,
+                "lease_ms": int(delay_ms) + LEASE_TTL_MS,
+                "job": queue.job_bytes(queue.DISPATCH, [new], now),
+                "job_id": job_id,
+                "score": now + int(delay_ms) if delay_ms > 0 else queue.events_score(now),
+            },
+        )
+        return bool(handed)
 
 
 async def change(redis: Redis, batch_id: str, priority: int | None, weight: float | None) -> int:
     """Re-prioritise or re-weight a batch's unsent files: -1 no batch, 0 none left, 1 moved."""
-    args = [
-        keys.SCHED_LEVEL,
-        DEFAULT_PRIORITY,
-        "" if priority is None else str(priority),
-        "" if weight is None else repr(float(weight)),
-    ]
-    script_keys = [keys.batch(batch_id), keys.SCHED_LEVELS]
-    return int(await batch_lua.run(redis, lua.CHANGE, script_keys, args))
+    moved = await scripts.SCHED_CHANGE(
+        redis,
+        keys={"batch": keys.batch(batch_id), "levels": keys.SCHED_LEVELS},
+        args={
+            "batch_id": batch_id,
+            "default_priority": DEFAULT_PRIORITY,
+            "priority": "" if priority is None else str(priority),
+            "weight": "" if weight is None else repr(float(weight)),
+            "level_prefix": keys.SCHED_LEVEL,
+            "weights_suffix": keys.SCHED_WEIGHTS_SUFFIX,
+            "producer_infix": keys.SCHED_PRODUCER_INFIX,
+        },
+    )
+    return int(moved)
 
 
 def _text(value: Any) -> str:

@@ -42,7 +42,7 @@ async def test_a_chunk_across_two_buckets_keeps_its_runs_and_fails_the_rest(
 
     assert await unresolved(redis, chunk) == [i for i in range(50, 100) if i not in (60, 70)]
     reason = {"status": "SUBMIT_FAILED", "message": "refused"}
-    await settle(redis, chunk, "failed", dict.fromkeys(chunk.indexes, reason), files_sent=2)
+    await settle(redis, chunk, "failed", dict.fromkeys(chunk.indexes, reason))
 
     assert int(await redis.hget(keys.batch(batch_id), "submitFailed") or 0) == 48
     assert await unresolved(redis, chunk) == []

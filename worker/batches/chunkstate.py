@@ -1,4 +1,4 @@
-"""A chunk's state in Redis and its atomic transitions (relay_core.batches.lua)."""
+"""A chunk's state in Redis and its atomic transitions (relay_core/batches/lua)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from typing import Any
 
 import orjson
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 
 from relay_core import keys
-from relay_core.batches import lua as batch_lua
 from relay_core.batches import runmap
-from relay_core.redis import queue
+from relay_core.redis import queue, scripts
 
 log = logging.getLogger(__name__)
 
@@ -123,14 +123,21 @@ async def begin_send(
     With `replica_wait_ms` (WEBHOOK_ACK_DURABILITY=replica) the mark must reach a replica
     before the request may leave: WAIT covers its own connection's writes, so the mark and the
     wait go in one pipeline."""
-    chunk_key = keys.batch_chunk(chunk.batch_id, chunk.n)
-    script_keys = [keys.batch(chunk.batch_id), chunk_key]
-    args = [queue.now_ms(), orjson.dumps(indexes).decode()]
-    async with redis.pipeline(transaction=False) as pipe:
-        await batch_lua.run(redis, batch_lua.CHUNK_SEND, script_keys, args, pipe)
+
+    async def fill(pipe: Pipeline) -> None:
+        await scripts.CHUNK_SEND.queue(
+            pipe,
+            keys={
+                "batch": keys.batch(chunk.batch_id),
+                "chunk": keys.batch_chunk(chunk.batch_id, chunk.n),
+            },
+            args={"now": queue.now_ms(), "files": orjson.dumps(indexes).decode()},
+        )
         if replica_wait_ms > 0:
             pipe.execute_command("WAIT", 1, replica_wait_ms)
-        found = await pipe.execute()
+
+    # Run again whole after a NOSCRIPT: the send then marked nothing, and WAIT is harmless.
+    found = await scripts.pipelined(redis, fill)
     outcome = found[0].decode() if isinstance(found[0], bytes) else str(found[0])
     if replica_wait_ms > 0 and outcome == "sending" and int(found[1]) < 1:
         raise NotReplicated(f"chunk {chunk.n} of {chunk.batch_id}: no replica acknowledged")
@@ -139,9 +146,13 @@ async def begin_send(
 
 async def set_state(redis: Redis, chunk: ChunkState, state: str, error: str | None) -> int:
     """Back to pending (or left sending) after a failed send; returns the attempts so far."""
-    key = keys.batch_chunk(chunk.batch_id, chunk.n)
-    args = [state, "" if error is None else error[:1000] or "error"]
-    attempts = int(await batch_lua.run(redis, batch_lua.CHUNK_STATE, [key], args))
+    attempts = int(
+        await scripts.CHUNK_STATE(
+            redis,
+            keys={"chunk": keys.batch_chunk(chunk.batch_id, chunk.n)},
+            args={"state": state, "error": "" if error is None else error[:1000] or "error"},
+        )
+    )
     return chunk.attempts if attempts < 0 else attempts
 
 
@@ -151,39 +162,42 @@ async def settle(
     mode: str,
     errors: dict[int, dict[str, str]] | None = None,
     *,
-    files_sent: int = 0,
     platform_batch: str = "",
 ) -> int:
     """Record a chunk's end (sent | failed | cancelled) or file errors only (files)."""
     batch_id = chunk.batch_id
     job_id = queue.batch_completed_job_id(batch_id)
     buckets = runmap.keys_of(batch_id, chunk.start, chunk.end)
-    script_keys = [
-        keys.batch(batch_id),
-        keys.batch_chunk(batch_id, chunk.n),
-        keys.batch_errors(batch_id),
-        buckets[0],
-        queue.JOB_KEY_PREFIX + job_id,
-        queue.QUEUE,
-        keys.BATCHES_OPEN,
-        keys.batch_platform_batches(batch_id),
-        *buckets[1:],
-    ]
     now = queue.now_ms()
-    args: list[Any] = [
-        mode,
-        now,
-        queue.job_bytes(queue.BATCH_COMPLETED, [batch_id], now),
-        job_id,
-        orjson.dumps({str(i): orjson.dumps(e).decode() for i, e in (errors or {}).items()}),
-        files_sent,
-        platform_batch,
-        batch_id,
-        str(chunk.n),
-        runmap.bucket_of(chunk.start),
-        runmap.BUCKET,
-    ]
-    return int(await batch_lua.run(redis, batch_lua.CHUNK_SETTLE, script_keys, args))
+    settled = await scripts.CHUNK_SETTLE(
+        redis,
+        keys={
+            "batch": keys.batch(batch_id),
+            "chunk": keys.batch_chunk(batch_id, chunk.n),
+            "errors": keys.batch_errors(batch_id),
+            "bucket": buckets[0],
+            "done_job": queue.JOB_KEY_PREFIX + job_id,
+            "queue": queue.QUEUE,
+            "open_batches": keys.BATCHES_OPEN,
+            "platform_batches": keys.batch_platform_batches(batch_id),
+            "more_buckets": buckets[1:],
+        },
+        args={
+            "mode": mode,
+            "now": now,
+            "done_job": queue.job_bytes(queue.BATCH_COMPLETED, [batch_id], now),
+            "done_job_id": job_id,
+            "errors": orjson.dumps(
+                {str(i): orjson.dumps(e).decode() for i, e in (errors or {}).items()}
+            ),
+            "platform_batch_id": platform_batch,
+            "batch_id": batch_id,
+            "chunk": str(chunk.n),
+            "first_bucket": runmap.bucket_of(chunk.start),
+            "bucket_size": runmap.BUCKET,
+        },
+    )
+    return int(settled)
 
 
 async def map_runs(redis: Redis, batch_id: str, mapping: dict[str, int]) -> int:
@@ -191,13 +205,20 @@ async def map_runs(redis: Redis, batch_id: str, mapping: dict[str, int]) -> int:
     group_id = "mapped-" + uuid.uuid4().hex
     job_id = queue.apply_events_job_id(group_id)
     now = queue.now_ms()
-    script_keys = [
-        keys.batch_run_files(batch_id),
-        keys.batch_parked(batch_id),
-        keys.event_group(group_id),
-        queue.JOB_KEY_PREFIX + job_id,
-        queue.QUEUE,
-    ]
-    job = queue.job_bytes(queue.APPLY_EVENTS, [group_id], now)
-    args: list[Any] = [orjson.dumps(mapping), queue.events_score(now), job, job_id]
-    return int(await batch_lua.run(redis, batch_lua.MAP_RUNS, script_keys, args))
+    parked = await scripts.MAP_RUNS(
+        redis,
+        keys={
+            "run_files": keys.batch_run_files(batch_id),
+            "parked": keys.batch_parked(batch_id),
+            "group": keys.event_group(group_id),
+            "job": queue.JOB_KEY_PREFIX + job_id,
+            "queue": queue.QUEUE,
+        },
+        args={
+            "mapping": orjson.dumps(mapping),
+            "score": queue.events_score(now),
+            "job": queue.job_bytes(queue.APPLY_EVENTS, [group_id], now),
+            "job_id": job_id,
+        },
+    )
+    return int(parked)

@@ -13,9 +13,10 @@ from typing import Any
 
 import orjson
 from arq import Retry
+from redis.asyncio.client import Pipeline
 
 from relay_core import keys, retry
-from relay_core.batches import lua as batch_lua
+from relay_core.redis import scripts
 from relay_core.runs.events import Envelope, RunUpdate, is_signed_data_url
 from relay_core.runs.store import META_BATCH, META_FILE
 from worker.context import WorkerContext
@@ -64,20 +65,27 @@ async def resolve_run_files(
     waiting = [(env, u) for env, u in items if _needs_file(u)]
     if not waiting:
         return items
-    async with redis.pipeline(transaction=False) as pipe:
+
+    async def fill(pipe: Pipeline) -> None:
         for env, update in waiting:
             batch_id = str(update.metadata[META_BATCH])
             body = orjson.dumps(
                 {"eventId": env.event_id, "eventType": env.event_type, "payload": env.payload}
             )
-            script_keys = [
-                keys.batch(batch_id),
-                keys.batch_run_files(batch_id),
-                keys.batch_parked(batch_id),
-            ]
-            args = [update.run_id, body]
-            await batch_lua.run(redis, batch_lua.RESOLVE_OR_PARK, script_keys, args, pipe)
-        found = dict(zip((id(u) for _, u in waiting), await pipe.execute(), strict=True))
+            await scripts.RESOLVE_OR_PARK.queue(
+                pipe,
+                keys={
+                    "batch": keys.batch(batch_id),
+                    "run_files": keys.batch_run_files(batch_id),
+                    "parked": keys.batch_parked(batch_id),
+                },
+                args={"run_id": update.run_id, "body": body},
+            )
+
+    # Run again whole after a NOSCRIPT: a resolve that answered it ran nothing, and should one
+    # have parked a body before Redis lost its scripts, applying that event twice is harmless.
+    resolved = await scripts.pipelined(redis, fill)
+    found = dict(zip((id(u) for _, u in waiting), resolved, strict=True))
     kept = []
     for env, update in items:
         index = found.get(id(update))

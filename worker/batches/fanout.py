@@ -101,7 +101,7 @@ async def _advance(wc: WorkerContext, batch: BatchInfo, chunk: ChunkState) -> st
         await set_state(redis, chunk, "pending", None)
     remaining = await unresolved(redis, chunk)
     if not remaining:
-        await settle(redis, chunk, "sent", files_sent=chunk.end - chunk.start)
+        await settle(redis, chunk, "sent")
         return "sent"
     if batch.state == "cancelled":
         return await _cancel(redis, chunk, remaining)
@@ -186,7 +186,7 @@ async def _on_sent(
         await map_runs(redis, batch.batch_id, mapping)
         updates = [run_update(r, i) for r, i in zip(runs, indexes, strict=True)]
         await record(wc, "answer", [u for u in updates if u is not None])
-    await settle(redis, chunk, "sent", files_sent=len(indexes), platform_batch=platform_batch or "")
+    await settle(redis, chunk, "sent", platform_batch=platform_batch or "")
     await wc.limiter.clear_strikes()
     if await redis.hget(keys.batch(batch.batch_id), "state") == b"cancelled":  # type: ignore[misc]
         # Cancelled while this send was in flight: its runs must be cancelled too.
@@ -250,8 +250,7 @@ async def _fail(
     reason = {"status": "SUBMIT_FAILED", "message": message[:1000]}
     if status is not None:
         reason["httpStatus"] = str(status)
-    sent = chunk.end - chunk.start - len(remaining)
-    await settle(redis, chunk, "failed", dict.fromkeys(remaining, reason), files_sent=sent)
+    await settle(redis, chunk, "failed", dict.fromkeys(remaining, reason))
     log.warning(
         "chunk failed batch=%s chunk=%d files=%d: %s",
         chunk.batch_id,
@@ -264,6 +263,5 @@ async def _fail(
 
 async def _cancel(redis: Any, chunk: ChunkState, remaining: list[int]) -> str:
     reason = {"status": "UNSENT", "message": "the batch was cancelled before this file was sent"}
-    sent = chunk.end - chunk.start - len(remaining)
-    await settle(redis, chunk, "cancelled", dict.fromkeys(remaining, reason), files_sent=sent)
+    await settle(redis, chunk, "cancelled", dict.fromkeys(remaining, reason))
     return "cancelled"

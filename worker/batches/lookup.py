@@ -37,9 +37,8 @@ async def look(wc: WorkerContext, batch: BatchInfo, chunk: ChunkState) -> int:
         platform_batch = await _find_platform_batch(wc, batch, chunk)
         if platform_batch is None:
             return 0
-        sent = len(chunk.sending)
-        await settle(wc.redis, chunk, "sent", files_sent=sent, platform_batch=platform_batch)
-        return sent
+        await settle(wc.redis, chunk, "sent", platform_batch=platform_batch)
+        return len(chunk.sending)
     runs = await _find_runs_2025(wc, batch, chunk)
     mapping = dict(zip((r["id"] for r in runs), chunk.sending, strict=False))
     await map_runs(wc.redis, batch.batch_id, mapping)

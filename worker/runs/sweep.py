@@ -13,9 +13,9 @@ import logging
 
 from redis.asyncio import Redis
 
-from relay_core import keys, lua
+from relay_core import keys
 from relay_core.ops import deadletters
-from relay_core.redis import queue
+from relay_core.redis import queue, scripts
 
 log = logging.getLogger(__name__)
 
@@ -23,21 +23,27 @@ GROUPS_PER_PASS = 1000
 
 
 async def requeue_orphan_groups(redis: Redis, limit: int = GROUPS_PER_PASS) -> int:
-    script = redis.register_script(lua.REQUEUE_GROUP)
     seen = requeued = 0
     async for raw in redis.scan_iter(match=keys.EVENT_GROUP + "*", count=1000):
         group_id = raw.decode()[len(keys.EVENT_GROUP) :]
         job_id = queue.apply_events_job_id(group_id)
         now = queue.now_ms()
-        script_keys = [
-            raw.decode(),
-            queue.JOB_KEY_PREFIX + job_id,
-            queue.RETRY_KEY_PREFIX + job_id,
-            queue.QUEUE,
-            keys.dead_letter(deadletters.dead_letter_id(deadletters.EVENT_GROUP, group_id)),
-        ]
-        job = queue.job_bytes(queue.APPLY_EVENTS, [group_id], now)
-        if await script(keys=script_keys, args=[job, job_id, queue.events_score(now)]):
+        dead = deadletters.dead_letter_id(deadletters.EVENT_GROUP, group_id)
+        if await scripts.REQUEUE_GROUP(
+            redis,
+            keys={
+                "group": keys.event_group(group_id),
+                "job": queue.JOB_KEY_PREFIX + job_id,
+                "retries": queue.RETRY_KEY_PREFIX + job_id,
+                "queue": queue.QUEUE,
+                "dead_letter": keys.dead_letter(dead),
+            },
+            args={
+                "job": queue.job_bytes(queue.APPLY_EVENTS, [group_id], now),
+                "job_id": job_id,
+                "score": queue.events_score(now),
+            },
+        ):
             requeued += 1
             log.warning("event group %s had lost its apply job; queued it again", group_id)
         seen += 1
