@@ -95,16 +95,21 @@ def env_name(name: str, field: FieldInfo, prefix: str) -> str:
     return (prefix + (field.alias or name)).upper()
 
 
+def section_variables(section: Section) -> list[Variable]:
+    """The variables a section documents, in declaration order."""
+    return [
+        var
+        for var in variables(section.model)
+        if (section.only is None or var.name in section.only) and var.name not in section.skip
+    ]
+
+
 def render() -> str:
     out = [HEADER]
     for section in SECTIONS:
         out += [f"## {section.title}", "", section.intro, ""]
-        group = None
-        for var in variables(section.model):
-            if (section.only is not None and var.name not in section.only) or (
-                var.name in section.skip
-            ):
-                continue
+        group: str | None = None
+        for var in section_variables(section):
             if var.group != group:
                 group = var.group
                 if group:
