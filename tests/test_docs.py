@@ -12,21 +12,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from scripts import gen_docs
 from scripts.settings_doc import SECTIONS, section_variables, variables
 from tests.support.procs import ROOT
 
 DOCS = ROOT / "docs"
-PAGES = sorted(DOCS.rglob("*.md")) + [ROOT / "README.md", ROOT / "deploy" / "README.md"]
-PAGES.append(ROOT / "sandbox" / "README.md")
+OTHERS = ("README.md", "deploy/README.md", "sandbox/README.md")
+PAGES = [*sorted(DOCS.rglob("*.md")), *(ROOT / name for name in OTHERS)]
 CODE_SPAN = re.compile(r"`([^`\n]+)`")
-TOPS = ("relay_core", "ingest", "worker", "relay_cli", "sandbox", "bench", "tests", "scripts")
+TOPS = "relay_core|ingest|worker|relay_cli|sandbox|bench|tests|scripts"
 # `tests/test_x.py`, `relay_core/scheduler/`, `docs/dashboard.png`: a file or folder of the repo.
-REPO_PATH = re.compile(r"^(?:%s|docs|deploy)/[\w./-]*$" % "|".join(TOPS))
+REPO_PATH = re.compile(rf"^(?:{TOPS}|docs|deploy)/[\w./-]*$")
 # `relay_core.producer.Producer`: a module (and attribute) of the repo.
-DOTTED = re.compile(r"^(?:%s)(?:\.\w+)+$" % "|".join(TOPS))
+DOTTED = re.compile(rf"^(?:{TOPS})(?:\.\w+)+$")
 MARK = "docs-test-mark-zz"
 
 
@@ -146,3 +147,25 @@ def _resolves(dotted: str) -> bool:
             found = getattr(found, attr)
         return True
     return False
+
+
+class _Redis(BaseModel):
+    """Redis and HTTP."""
+
+    url: str = "redis://localhost/0"
+
+
+class _Nested(BaseSettings):
+    model_config = SettingsConfigDict(env_nested_delimiter="__", env_prefix="APP_")
+
+    port: int = Field(8080, validation_alias="PORT", description="the port")
+    redis: _Redis = Field(default_factory=_Redis)
+
+
+def test_nested_models_become_sections_named_as_pydantic_settings_reads_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    found = [(v.group, v.name) for v in variables(_Nested)]
+    assert found == [("", "PORT"), ("Redis and HTTP", "APP_REDIS__URL")]
+    monkeypatch.setenv("APP_REDIS__URL", MARK)
+    assert _Nested().redis.url == MARK
