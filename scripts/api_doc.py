@@ -45,15 +45,20 @@ def openapi_json(doc: dict[str, Any]) -> str:
 
 
 def render(doc: dict[str, Any]) -> str:
-    out = [HEADER, "## Routes", "", "| method | path | what it does | auth | answers |"]
-    out.append("|---|---|---|---|---|")
+    out = [
+        HEADER,
+        "## Routes",
+        "",
+        "| route | what it does | auth | answers |",
+        "|---|---|---|---|",
+    ]
     for path, operations in doc["paths"].items():
         for method, op in operations.items():
             auth = ", ".join(name for item in op.get("security", []) for name in item) or "—"
             if any(p["in"] == "header" for p in op.get("parameters", [])):
                 auth = "webhook"
             answers = ", ".join(sorted(op["responses"]))
-            cells = (f"`{method.upper()}`", f"`{path}`", op.get("summary", ""), auth, answers)
+            cells = (f"`{method.upper()} {path}`", op.get("summary", ""), auth, answers)
             out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     out += ["", "## Explorer", "", '<swagger-ui src="openapi.json"/>', ""]
     return "\n".join(out)
