@@ -1,4 +1,4 @@
-"""B1's variants (issue 16): serving processes and acknowledgement durability, each against
+"""B1's variants: serving processes and acknowledgement durability, each against
 the bare-app baseline measured in the same B1 run.
 
 Every variant gets its own fresh private valkey-server (the bundled one: WAITAOF), so the

@@ -102,8 +102,8 @@ def batch_runs_bytes() -> tuple[float, str]:
 
 
 def ttl_each_bytes(client: redis.Redis) -> float:
-    """What a TTL on each run would add instead (the product's expiry before issue 13's B4
-    work): measured on the runs kept without one, so both figures come from the same run."""
+    """What a TTL on each run would add instead (the product's expiry before the hourly expiry
+    lists): measured on the runs kept without one, so both figures come from the same run."""
     before = used_memory(client)
     for start in range(0, RUNS, 10_000):
         with client.pipeline(transaction=False) as pipe:

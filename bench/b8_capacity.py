@@ -1,4 +1,5 @@
-"""B8 capacity: what one event and one file cost the Redis primary (issue 16's capacity model).
+"""B8 capacity: what one event and one file cost the Redis primary (the capacity model of
+docs/guides/scale-durability.md).
 
 A whole stack (private Redis, sandbox, `relay web`, `relay worker`). Redis's own counters are
 read around each phase: commands executed (INFO commandstats, commands inside Lua scripts

@@ -9,7 +9,7 @@ steady RATE through the real apply script (relay_core.runs.store: the same Lua a
 the dedupe claim the receiver writes. Redis's used_memory is sampled every half second: it
 rises while the first retention window fills, then plateaus, because expiry removes as much as
 arrives. Writes bench/results/soak.json and, with matplotlib (`pip install
-'.[bench]'`), the curve bench/results/soak_memory.png.
+'.[bench]'`), the curve docs/soak_memory.png (the performance guide shows it).
 
     python -m bench.soak [runs] [rate per s] [retention s]
 """
@@ -33,6 +33,7 @@ from relay_core.runs.events import RunUpdate
 from relay_core.runs.store import RunStore
 
 RESULTS = Path(__file__).resolve().parent / "results"
+CURVE = Path(__file__).resolve().parent.parent / "docs" / "soak_memory.png"
 RUNS = 1_000_000
 RATE = 5_000  # runs per second (what one Python feeder sustains on 2 busy cores)
 RETENTION_S = 20.0
@@ -165,7 +166,7 @@ def main(argv: list[str]) -> int:
     with redis_server() as url:
         result = asyncio.run(soak(url, runs, rate, retention))
     RESULTS.mkdir(exist_ok=True)
-    plot(result, RESULTS / "soak_memory.png")
+    plot(result, CURVE)
     (RESULTS / "soak.json").write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
     summary = {k: v for k, v in result.items() if k != "points"}
     print(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode())

@@ -98,7 +98,7 @@ def add(
 
 def _summary(handler: Handler) -> str:
     doc = handler.__doc__ or sys.modules[handler.__module__].__doc__ or ""
-    return doc.strip().split("\n", 1)[0]
+    return " ".join(doc.strip().split("\n\n", 1)[0].split())  # the first paragraph
 
 
 def _logged(route: str, handler: Handler) -> Handler:

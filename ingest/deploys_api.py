@@ -30,6 +30,7 @@ _SUBJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")
 
 
 async def list_deploys(request: web.Request) -> web.Response:
+    """Deploys, newest first, by rule and status (`nextCursor` pages on)."""
     require_api_key(request, "read")
     query = request.query
     page = await deploy_query.list_deploys(
@@ -43,6 +44,7 @@ async def list_deploys(request: web.Request) -> web.Response:
 
 
 async def get_deploy(request: web.Request) -> web.Response:
+    """One deploy with its audit: state, gate, facts, attempts and read back."""
     require_api_key(request, "read")
     did = request.match_info["deploy_id"]
     found = await deploys.get(request.app[REDIS], did)
@@ -52,6 +54,7 @@ async def get_deploy(request: web.Request) -> web.Response:
 
 
 async def list_rules(request: web.Request) -> web.Response:
+    """The deploy rules loaded from RELAY_RULES."""
     require_api_key(request, "read")
     return json_response({"rules": [rule_summary(r) for r in request.app[RULES]]})
 

@@ -114,7 +114,7 @@ class DeployView(Model):
     request: Any
     attempts: list[dict[str, Any]]
     platformEvent: PlatformEvent | None
-    # Version lifecycle (issue 15): the read back, a rollback's target, the evaluation.
+    # Version lifecycle: the read back, a rollback's target, the evaluation.
     readBack: dict[str, Any] | None = None
     verified: bool | None = None
     superseded: dict[str, Any] | None = None

@@ -51,7 +51,7 @@ OPEN_RUNS = PREFIX + "open-runs"  # sorted set runId by last change, while non-t
 RATE = PREFIX + "rate:"  # + bucket -> GCRA theoretical arrival time (ms) / files window list
 RATE_PAUSE = PREFIX + "rate:pause"  # ms until which every worker holds its platform requests
 RATE_STRIKES = PREFIX + "rate:strikes"  # recent 429s, fleet-wide (sets the backoff exponent)
-SIGNED_URL_ERRORS = PREFIX + "signed-url-errors"  # before issue 13: one hash (no longer written)
+SIGNED_URL_ERRORS = PREFIX + "signed-url-errors"  # older releases: one hash (no longer written)
 
 
 def batch_files(batch_id: str) -> str:
@@ -141,7 +141,7 @@ def eval_values(eval_id: str, role: str) -> str:
     return EVAL + eval_id + ":values:" + role  # hash fileIndex -> values read from the platform
 
 
-# Operations (issue 13): dead letters, the event log, job failure tallies, the memory guard.
+# Operations: dead letters, the event log, job failure tallies, the memory guard.
 DEAD_LETTER = PREFIX + "dlq:"  # + dead letter id ({kind}:{ref}) -> hash: what failed, how to retry
 DEAD_LETTERS = PREFIX + "dlqs"  # sorted set dead letter id by last failure (listing, trimmed)
 DEAD_LETTERS_BY_KIND = PREFIX + "dlqs:kind:"  # + kind -> sorted set of ids by last failure

@@ -121,7 +121,7 @@ function drawEvals(data) {
   }), "No evaluations yet.");
 }
 
-// Dead letters (issue 13): each row can be redriven; the next refresh shows the outcome.
+// Dead letters: each row can be redriven; the next refresh shows the outcome.
 function drawDeadLetters(data) {
   const items = data ? data.deadLetters : [];
   $("dead-letters-count").textContent = items.length;

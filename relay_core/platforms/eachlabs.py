@@ -1,4 +1,5 @@
-"""Eachlabs workflow versions (seed 003): `PUT /workflows/{id}/versions/{versionID}`.
+"""Eachlabs workflow versions: `PUT /workflows/{id}/versions/{versionID}` (Eachlabs' API page
+"Create or update workflow version").
 
 `version_id` is resolved before the call (`v{next}` = one above the highest `v<n>` the workflow
 has) and recorded, together with whether that version already existed and its `updated_at`.

@@ -1,11 +1,12 @@
-"""Extend workflow versions (seeds 000, 001): deploy with `POST /workflows/{id}/versions`.
+"""Extend workflow versions: deploy with `POST /workflows/{id}/versions` (Extend's Create and
+Get Workflow Version API).
 
 Extend has no idempotency key, so a deploy is recognised by its name: before the call we note
 the highest published version number, and a retry after an unknown outcome looks for a newer
 version with our name (`GET /workflows/{id}/versions`) instead of deploying a second one.
 
 Steps that come from another version (a promotion's `steps_from`, or a rollback's earlier
-version) are read with Get Workflow Version (seed 001) before the call and recorded in the
+version) are read with Get Workflow Version before the call and recorded in the
 facts, so every retry deploys exactly what was read first. After the deploy the version is
 read back by its id, and `latest` tells whether ours is what runs now.
 """
@@ -133,7 +134,7 @@ def versions_path(workflow: str) -> str:
 
 
 async def get_version(client: PlatformClient, workflow: str, ref: str) -> dict[str, Any]:
-    """Get Workflow Version (seed 001): `draft`, `latest`, a number or a version id."""
+    """Get Workflow Version: `draft`, `latest`, a number or a version id."""
     answer = await client.request("GET", f"{versions_path(workflow)}/{quote(ref, safe='')}")
     return _unwrap(answer, "workflowVersion")
 

@@ -1,4 +1,5 @@
-"""xpander workflows (seed 004): `PUT /v1/workflows/{id}` with no body deploys the draft.
+"""xpander workflows: `PUT /v1/workflows/{id}` with no body deploys the draft (xpander's API
+page "Deploy Workflow").
 
 Each deploy increments the integer `version`, so the version read just before the call is
 the pre-call fact; a retry after an unknown outcome reads the workflow again and counts a

@@ -1,4 +1,5 @@
-"""Eachlabs workflows and their versions (seed 003)."""
+"""Eachlabs workflows and their versions (Eachlabs' API page "Create or update workflow
+version")."""
 
 from __future__ import annotations
 

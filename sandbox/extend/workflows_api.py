@@ -1,4 +1,5 @@
-"""Extend workflow and workflow-version endpoints (seeds 000, 001)."""
+"""Extend workflow and workflow-version endpoints (Extend's Create and Get Workflow Version API
+pages)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""xpander workflows (seed 004): a draft you PATCH and a PUT that validates and deploys it."""
+"""xpander workflows: a draft you PATCH and a PUT that validates and deploys it (xpander's API
+page "Deploy Workflow")."""
 
 from __future__ import annotations
 

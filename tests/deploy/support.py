@@ -147,7 +147,7 @@ async def complete_run(
 
 
 async def make_batch(redis: Redis, batch_id: str, **fields: Any) -> None:
-    """A finished batch hash as the batch tracker (issue 4) leaves it; our own state, not a mock."""
+    """A finished batch hash as the batch tracker leaves it; our own state, not a mock."""
     values = {"files": 10, "state": "completed", "completedAt": queue.now_ms(), "workflowId": WF}
     values.update(fields)
     if isinstance(values.get("metadata"), dict):

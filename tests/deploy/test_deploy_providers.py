@@ -1,7 +1,7 @@
 """Each provider's deploy request as its docs say, and each documented permanent error.
 
 Method, path, query, headers and body of each deploy request are read back from the sandbox's
-request log and compared exactly with the provider's docs (seeds 000/001, 003, 004); the
+request log and compared exactly with the provider's API reference pages; the
 sandbox's state then shows what the request did.
 """
 

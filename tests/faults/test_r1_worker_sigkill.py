@@ -1,6 +1,6 @@
 """R1: a real `relay worker` SIGKILLed three times during a 2,000-file fan-out.
 
-This is also issue 4's "SIGKILL of the worker mid-batch (no duplicate, no loss)" test.
+This is also the batches' "SIGKILL of the worker mid-batch (no duplicate, no loss)" test.
 
 The RUN limit (20 requests/s, 10 files a chunk) spreads the fan-out over about ten seconds, and
 the worker is killed when 40, 90 and 140 of its 200 chunks have been accepted. Every run

@@ -1,4 +1,4 @@
-"""Signed-URL event payloads (issue 4): the sandbox sends every event as a `signed_data_url`
+"""Signed-URL event payloads: the sandbox sends every event as a `signed_data_url`
 pointer, the worker fetches the payload (http allowed for 127.0.0.1 only) and applies it.
 
 A fetch that can never succeed (an expired URL, an unknown one, an http host not on the

@@ -1,4 +1,5 @@
-"""Eachlabs workflow versions (seed 003), field by field, over raw HTTP."""
+"""Eachlabs workflow versions (Eachlabs' API page "Create or update workflow version"), field by
+field, over raw HTTP."""
 
 from __future__ import annotations
 

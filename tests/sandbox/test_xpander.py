@@ -1,4 +1,4 @@
-"""xpander workflows (seed 004): PATCH stages, PUT validates and deploys."""
+"""xpander workflows (xpander's "Deploy Workflow" page): PATCH stages, PUT validates and deploys."""
 
 from __future__ import annotations
 
