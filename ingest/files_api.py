@@ -20,6 +20,7 @@ from ingest.auth import require_api_key
 from ingest.responses import json_response
 from relay_core import uploads
 from relay_core.errors import ApiError, InvalidRequest, PayloadTooLarge, Unavailable
+from relay_core.filenames import read_disposition
 from relay_core.models import describe
 from relay_core.platforms.http import PlatformError
 from relay_core.settings import ConfigError
@@ -79,11 +80,20 @@ async def upload_file(request: web.Request) -> web.Response:
 
 
 async def _file_part(request: web.Request, limit: int) -> tuple[str | None, bytes]:
+    """The `file` part's name and content. The name is read by relay_core.filenames, not by
+    aiohttp (which strips leading slashes and misreads a quoted `;`): raw UTF-8 as browsers,
+    curl and httpx send it, or RFC 5987's filename*; never percent-decoded."""
     name, content = None, b""
     reader = await request.multipart()
     while (part := await reader.next()) is not None:
-        if isinstance(part, aiohttp.BodyPartReader) and part.name == "file":
-            name = part.filename or "file"
+        if not isinstance(part, aiohttp.BodyPartReader):
+            continue
+        try:
+            field, filename = read_disposition(part.headers.get("Content-Disposition", ""))
+        except ValueError as exc:
+            raise InvalidRequest(str(exc)) from None
+        if field == "file":
+            name = "file" if filename is None else filename
             data = bytearray()
             while chunk := await part.read_chunk():
                 data += chunk

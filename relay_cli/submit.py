@@ -91,7 +91,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         if args.ids:
             entries += id_entries(args.ids)
         entries += text_entries(args.texts or [])
-    except (OSError, orjson.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # a bad file, file name or --metadata
         print(f"relay: {exc}", file=sys.stderr)
         return 2
     if not entries:

@@ -17,6 +17,7 @@ import aiohttp
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from relay_core.filenames import file_form
 from relay_core.settings import Settings
 from relay_core.uploads import GLOB_CHARS, expand, sha256_of
 
@@ -118,10 +119,8 @@ async def _upload(
     for attempt in range(TRIES):
         try:
             with path.open("rb") as f:
-                form = aiohttp.FormData()
-                form.add_field("file", f, filename=name)
                 async with http.post(
-                    url, data=form, params={"sha256": digest}, headers=_auth(settings)
+                    url, data=file_form(f, name), params={"sha256": digest}, headers=_auth(settings)
                 ) as resp:
                     status, answer = resp.status, await resp.json(content_type=None)
         except aiohttp.ClientError as exc:

@@ -74,9 +74,9 @@ class PlatformClient:
         json: Any = None,
         params: Mapping[str, str] | None = None,
         allowed: Collection[int] = (200, 201, 202),
-        form: aiohttp.FormData | None = None,
+        form: aiohttp.MultipartWriter | None = None,
     ) -> Any:
-        """`form`: a multipart body instead of JSON (a file upload)."""
+        """`form`: a multipart body instead of JSON (a file upload: relay_core.filenames)."""
         started = time.perf_counter()
         data = None if json is None else orjson.dumps(json)
         headers = (
