@@ -12,17 +12,16 @@ from redis.exceptions import NoScriptError
 
 from relay_core import keys, lua, queue, runexpiry, runmap
 from relay_core.events import RunUpdate
+from relay_core.metadata import META_BATCH, META_CHUNK, META_FILE, META_SEND
 from relay_core.params import is_digits
 
-# Metadata keys workflow-relay adds to every run it submits, so each event maps to its file.
-META_BATCH = "relayBatchId"
-META_FILE = "relayFileIndex"
-
+# Metadata keys workflow-relay adds to every run it submits (relay_core.metadata), so each
+# event maps to its file.
 _RELAY_META = {
     META_BATCH: "rb",
     META_FILE: "fi",
-    "relayChunk": "rk",
-    "relaySend": "rs",
+    META_CHUNK: "rk",
+    META_SEND: "rs",
 }
 _FIELD_NAMES = {
     "workflow_id": "w",

@@ -17,12 +17,11 @@ from arq import Retry
 
 from relay_core import batch_lua, keys
 from relay_core.events import Envelope, RunUpdate, is_signed_data_url
-from relay_core.runstore import META_BATCH, META_FILE
+from relay_core.metadata import META_BATCH, META_CHUNK, META_FILE
 from worker.signed_url import FetchError, fetch_payload
 
 log = logging.getLogger(__name__)
 
-META_CHUNK = "relayChunk"
 SIGNED_URL_MAX_TRIES = 8
 
 

@@ -20,10 +20,10 @@ from typing import Any, NoReturn
 from arq import Retry
 
 from relay_core import keys, queue
+from relay_core.metadata import META_BATCH, META_CHUNK, META_FILE, META_SEND
 from relay_core.platforms.extend_runs import V2026, Submission
 from relay_core.platforms.http import PlatformError
 from relay_core.ratelimit import TooLong
-from relay_core.runstore import META_BATCH, META_FILE
 from relay_core.scheduler import state as scheduler
 from relay_core.settings import ConfigError, Settings
 from worker.chunkstate import (
@@ -41,7 +41,7 @@ from worker.chunkstate import (
     unresolved,
 )
 from worker.fanout_ctx import extend_of, limiter_of
-from worker.lookup import META_CHUNK, META_SEND, look
+from worker.lookup import look
 from worker.record import record, run_update
 
 log = logging.getLogger(__name__)

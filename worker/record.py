@@ -10,7 +10,7 @@ from typing import Any
 
 from relay_core import queue
 from relay_core.events import RunUpdate, run_from_payload
-from relay_core.runstore import META_FILE
+from relay_core.metadata import META_FILE
 from relay_core.status import EVENT_STATUS
 from worker.triggers import fire_run_triggers, rules_of
 
