@@ -63,6 +63,20 @@ def sort_inputs(inputs: list[str]) -> tuple[list[dict[str, Any]], list[tuple[Pat
     return entries, local
 
 
+def warn_same_names(local: list[tuple[Path, str]]) -> None:
+    """Files from different subfolders may share a name (each is named by its own name)."""
+    seen: dict[str, Path] = {}
+    for path, name in local:
+        if name in seen and seen[name] != path:
+            print(
+                f"relay: note: {seen[name]} and {path} are both named {name!r} "
+                "(the results tell them apart by fileIndex)",
+                file=sys.stderr,
+            )
+            return
+        seen.setdefault(name, path)
+
+
 def id_entries(path: str) -> list[dict[str, Any]]:
     text = Path(path).read_text(encoding="utf-8")
     return [{"id": line.strip()} for line in text.splitlines() if line.strip()]

@@ -45,7 +45,11 @@ async def test_folder_names_reach_everything_exactly(
     folder.mkdir()
     for i, name in enumerate(NAMES):
         (folder / name).write_bytes(f"%PDF-1.7 file {i}".encode())
-    in_order = sorted(NAMES)  # the folder's files in name order, each by its own name
+    (folder / "2025").mkdir()
+    (folder / "2025" / "a%20b.pdf").write_bytes(b"%PDF-1.7 the other a%20b.pdf")
+    # The files in path order, each by its own name (never its folder).
+    in_order = [p.name for p in sorted(folder.rglob("*")) if p.is_file()]
+    assert len(in_order) == len(NAMES) + 1
     async with (
         receiver() as rec,
         stack(redis_url, sandbox_config(**CONFIG), **NOTIFY) as st,
@@ -59,13 +63,14 @@ async def test_folder_names_reach_everything_exactly(
             env=env,
         )
         assert code == 0, err
+        assert "are both named 'a%20b.pdf'" in err
         batch_id = out.splitlines()[0]
         jsonl, table = tmp_path / "out.jsonl", tmp_path / "out.csv"
         for target in (jsonl, table):
             code, _, err = await relay("results", batch_id, "-o", str(target), env=env)
             assert code == 0, err
-        await until(lambda: len(rec.of_type("run.completed")) == len(NAMES))
-        assert stored_names(st) == sorted(NAMES)  # what the platform's upload stored
+        await until(lambda: len(rec.of_type("run.completed")) == len(in_order))
+        assert stored_names(st) == sorted(in_order)  # what the platform's upload stored
         by_run = await run_names(st)
     lines = [orjson.loads(x) for x in jsonl.read_bytes().splitlines()]
     with table.open(encoding="utf-8", newline="") as f:
