@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from urllib.parse import quote
 
 import httpx
 import orjson
+import pytest
 import requests
 from redis.asyncio import Redis
 
@@ -23,6 +25,7 @@ from tests.batches.test_files_in import CONFIG, api_site, uploads_seen
 from tests.conftest import API_KEY, auth
 from tests.notify.support import receiver, until
 from tests.support.names import NAMES
+from tests.test_dashboard import CHROMIUM, CHROMIUM_ARGS
 
 BOUNDARY = b"names-boundary-7c1f"
 NOTIFY = {"CALLBACK_ALLOWED_HOSTS": "127.0.0.1", "NOTIFY_RETRY_SCHEDULE": "0,20ms,20ms"}
@@ -156,6 +159,42 @@ async def test_clients_straight_to_files_api(redis_url: str, redis: Redis, tmp_p
     for client_name, names in answers.items():
         assert [n.encode() for n in names] == [n.encode() for n in NAMES], client_name
     assert stored == sorted(NAMES * 4)
+
+
+UPLOAD_IN_PAGE = """async ([names, key]) => {
+    const out = [];
+    for (const [i, name] of names.entries()) {
+        const form = new FormData();
+        form.append("file", new File([`browser ${i}`], name, {type: "application/pdf"}));
+        const answer = await fetch("/v1/files", {
+            method: "POST", body: form, headers: {Authorization: `Bearer ${key}`},
+        });
+        out.push((await answer.json()).name);
+    }
+    return out;
+}"""
+
+
+@pytest.mark.skipif(
+    not Path(CHROMIUM).exists() and os.environ.get("CI") != "true",
+    reason="Debian's chromium is not installed (apt-get install chromium); CI always runs this",
+)
+async def test_browser_form_upload(redis_url: str, redis: Redis) -> None:
+    """Chromium's own FormData encoder (the WHATWG form encoding) posts each name."""
+    from playwright.async_api import async_playwright
+
+    async with stack(redis_url, sandbox_config(**CONFIG)) as st, api_site(st) as base:
+        async with async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = await browser.new_page()
+                await page.goto(base + "/")  # the relay's own origin: no CORS in the way
+                answered = await page.evaluate(UPLOAD_IN_PAGE, [NAMES, API_KEY])
+            finally:
+                await browser.close()
+        stored = stored_names(st)
+    assert [n.encode() for n in answered] == [n.encode() for n in NAMES]
+    assert stored == sorted(NAMES)
 
 
 async def test_names_that_cannot_be_uploaded(redis_url: str, redis: Redis, tmp_path: Path) -> None:
