@@ -1,8 +1,8 @@
 """File names on the multipart wire, both ways, so a name arrives exactly as it was given.
 
 Sending (`disposition`, `file_form`): as browsers and httpx (the HTTP library of Extend's own
-SDK) write it: the name in raw UTF-8 inside `filename="..."`, with only `"` escaped (as %22),
-`\\` (as `\\\\`) and control characters (as %XX). Nothing else is encoded: RFC 7578 permits
+SDK) write it: the name in raw UTF-8 inside `filename="..."`, only `"` (as %22), `\\` (doubled)
+and control characters (as %XX) escaped. Nothing else is encoded: RFC 7578 permits
 percent-encoding a name, but a receiver cannot tell an encoded `a b.pdf` from a name that is
 literally `a%20b.pdf`, and browsers, curl, httpx and the servers behind them keep what they
 get. (aiohttp's FormData percent-encodes every non-token character, so it is not used.)
@@ -25,7 +25,6 @@ from typing import IO
 from urllib.parse import unquote_to_bytes
 
 import aiohttp
-from multidict import CIMultiDict
 
 MAX_NAME_LENGTH = 500
 _ESCAPES = {'"': "%22", "\\": "\\\\", **{chr(c): f"%{c:02X}" for c in (*range(0x20), 0x7F)}}
@@ -69,10 +68,9 @@ def file_form(
     its type guessed from the name (as httpx does)."""
     form = aiohttp.MultipartWriter("form-data")
     kind = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-    headers = CIMultiDict(
-        {"Content-Type": kind, "Content-Disposition": disposition(field, filename)}
+    form.append(
+        content, {"Content-Type": kind, "Content-Disposition": disposition(field, filename)}
     )
-    form.append(content, headers)
     return form
 
 

@@ -7,16 +7,20 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from relay_core.filenames import check_name, disposition, read_disposition
+from relay_core.filenames import check_name, disposition, file_form, read_disposition
 from tests.support.names import LONG, NAMES
+
+
+def disposition_line(body: bytes) -> bytes:
+    head = body.split(b"\r\n\r\n", 1)[0]
+    (line,) = [x for x in head.split(b"\r\n") if x.startswith(b"Content-Disposition: ")]
+    return line.removeprefix(b"Content-Disposition: ")
 
 
 def httpx_disposition(name: str) -> str:
     """The part header httpx writes for a file part named `name`."""
     request = httpx.Request("POST", "http://127.0.0.1/", files={"file": (name, b"x")})
-    head = request.read().split(b"\r\n\r\n", 1)[0]
-    (line,) = [x for x in head.split(b"\r\n") if x.startswith(b"Content-Disposition: ")]
-    return line.removeprefix(b"Content-Disposition: ").decode()
+    return disposition_line(request.read()).decode()
 
 
 def as_aiohttp_gives(header: bytes) -> str:
@@ -29,6 +33,14 @@ def test_written_as_httpx_writes_it_and_read_back(name: str) -> None:
     written = disposition("file", name)
     assert written == httpx_disposition(name)
     assert read_disposition(as_aiohttp_gives(written.encode())) == ("file", name)
+
+
+async def test_aiohttp_writes_the_header_as_given() -> None:
+    """The bytes the relay's uploads put on the wire (aiohttp's MultipartWriter, the header
+    set by file_form) carry httpx's header unchanged, name for name."""
+    for name in NAMES:
+        body = await file_form(b"%PDF", name).as_bytes()
+        assert disposition_line(body) == httpx_disposition(name).encode()
 
 
 def test_only_quotes_backslashes_and_controls_are_escaped() -> None:
