@@ -19,6 +19,7 @@ from ingest.appkeys import REDIS, SETTINGS
 from ingest.auth import require_api_key
 from ingest.responses import json_response
 from relay_core.batches import uploads
+from relay_core.batches.filenames import read_disposition
 from relay_core.batches.models import describe
 from relay_core.batches.uploads import Uploads
 from relay_core.errors import ApiError, InvalidRequest, PayloadTooLarge, Unavailable
@@ -53,7 +54,8 @@ def _uploads(request: web.Request) -> Uploads:
 
 
 async def upload_file(request: web.Request) -> web.Response:
-    """Upload one file to Extend (skipped when the same content was uploaded before)."""
+    """Upload one file to Extend (skipped when the same content was uploaded before). The
+    `file` part's filename (raw UTF-8, or filename*=UTF-8''...) names it, byte for byte."""
     require_api_key(request, "submit")
     limit = request.app[SETTINGS].upload_max_bytes
     if not request.content_type.startswith("multipart/"):
@@ -79,11 +81,20 @@ async def upload_file(request: web.Request) -> web.Response:
 
 
 async def _file_part(request: web.Request, limit: int) -> tuple[str | None, bytes]:
+    """The `file` part's name and content. The name is read by relay_core.batches.filenames, not by
+    aiohttp (which strips leading slashes and misreads a quoted `;`): raw UTF-8 as browsers,
+    curl and httpx send it, or RFC 5987's filename*; never percent-decoded."""
     name, content = None, b""
     reader = await request.multipart()
     while (part := await reader.next()) is not None:
-        if isinstance(part, aiohttp.BodyPartReader) and part.name == "file":
-            name = part.filename or "file"
+        if not isinstance(part, aiohttp.BodyPartReader):
+            continue
+        try:
+            field, filename = read_disposition(part.headers.get("Content-Disposition", ""))
+        except ValueError as exc:
+            raise InvalidRequest(str(exc)) from None
+        if field == "file":
+            name = "file" if filename is None else filename
             data = bytearray()
             while chunk := await part.read_chunk():
                 data += chunk

@@ -23,7 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from relay_cli.config import client_settings
 from relay_core.settings import Settings
 
-FIXED = ("fileIndex", "file", "runId", "status", "reviewed", "failureReason")
+FIXED = ("fileIndex", "file", "name", "runId", "status", "reviewed", "failureReason")
 
 
 def add_parser(sub: Any) -> None:
@@ -130,6 +130,7 @@ def _row(line: dict[str, Any]) -> dict[str, Any]:
     file = line.get("file") or {}
     row: dict[str, Any] = {name: line.get(name) for name in FIXED}
     row["file"] = file.get("url") or file.get("id") or file.get("name")
+    row["name"] = file.get("name")  # as the producer gave it (an upload: the file's own name)
     flatten(line.get("outputs") or {}, "", row)
     return row
 

@@ -19,7 +19,14 @@ from rich.progress import BarColumn, Progress, TextColumn
 
 from relay_cli.client import failed
 from relay_cli.config import load_settings
-from relay_cli.upload import UploadFailed, id_entries, sort_inputs, text_entries, upload_all
+from relay_cli.upload import (
+    UploadFailed,
+    id_entries,
+    sort_inputs,
+    text_entries,
+    upload_all,
+    warn_same_names,
+)
 from relay_core.settings import ConfigError, Settings
 
 STATUSES = ("PENDING", "PROCESSING", "NEEDS_REVIEW", "PROCESSED", "FAILED", "REJECTED", "CANCELLED")
@@ -88,10 +95,11 @@ def cmd_submit(args: argparse.Namespace) -> int:
     try:
         head = _head(args)
         entries, local = sort_inputs(args.inputs)
+        warn_same_names(local)
         if args.ids:
             entries += id_entries(args.ids)
         entries += text_entries(args.texts or [])
-    except (OSError, orjson.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # a bad file, file name or --metadata
         print(f"relay: {exc}", file=sys.stderr)
         return 2
     if not entries:

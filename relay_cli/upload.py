@@ -17,6 +17,7 @@ import aiohttp
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from relay_core.batches.filenames import file_form
 from relay_core.batches.uploads import GLOB_CHARS, expand, sha256_of
 from relay_core.settings import Settings
 
@@ -60,6 +61,20 @@ def sort_inputs(inputs: list[str]) -> tuple[list[dict[str, Any]], list[tuple[Pat
         else:
             raise FileNotFoundError(f"no such file, folder or URL: {arg}")
     return entries, local
+
+
+def warn_same_names(local: list[tuple[Path, str]]) -> None:
+    """Files from different subfolders may share a name (each is named by its own name)."""
+    seen: dict[str, Path] = {}
+    for path, name in local:
+        if name in seen and seen[name] != path:
+            print(
+                f"relay: note: {seen[name]} and {path} are both named {name!r} "
+                "(the results tell them apart by fileIndex)",
+                file=sys.stderr,
+            )
+            return
+        seen.setdefault(name, path)
 
 
 def id_entries(path: str) -> list[dict[str, Any]]:
@@ -118,10 +133,8 @@ async def _upload(
     for attempt in range(TRIES):
         try:
             with path.open("rb") as f:
-                form = aiohttp.FormData()
-                form.add_field("file", f, filename=name)
                 async with http.post(
-                    url, data=form, params={"sha256": digest}, headers=_auth(settings)
+                    url, data=file_form(f, name), params={"sha256": digest}, headers=_auth(settings)
                 ) as resp:
                     status, answer = resp.status, await resp.json(content_type=None)
         except aiohttp.ClientError as exc:

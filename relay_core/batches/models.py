@@ -10,27 +10,14 @@ import re
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from relay_core.batches.filenames import MAX_NAME_LENGTH
+from relay_core.batches.metadata import LIMIT, check_metadata, metadata_size
 from relay_core.errors import InvalidRequest
 
-MAX_METADATA_BYTES = 10 * 1024
 MAX_FILES = 100_000
-# Room left in each run's metadata for relayBatchId / relayFileIndex / relayChunk.
-RELAY_METADATA_RESERVE = 120
 _VERSION = re.compile(r"^(draft|latest|[0-9]{1,9}|workflow_version_[A-Za-z0-9_-]{1,100})$")
-
-
-def metadata_size(value: dict[str, Any]) -> int:
-    return len(orjson.dumps(value))
-
-
-def _check_metadata(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    if value is not None and metadata_size(value) > MAX_METADATA_BYTES - RELAY_METADATA_RESERVE:
-        limit = MAX_METADATA_BYTES - RELAY_METADATA_RESERVE
-        raise ValueError(f"metadata is larger than {limit} bytes of JSON")
-    return value
 
 
 class _Strict(BaseModel):
@@ -43,7 +30,7 @@ class BatchFile(_Strict):
     url: str | None = None
     id: str | None = Field(None, min_length=1, max_length=200)
     text: str | None = Field(None, min_length=1)
-    name: str | None = Field(None, min_length=1, max_length=500)
+    name: str | None = Field(None, min_length=1, max_length=MAX_NAME_LENGTH)
     metadata: dict[str, Any] | None = None
 
     @field_validator("url")
@@ -59,7 +46,7 @@ class BatchFile(_Strict):
     @field_validator("metadata")
     @classmethod
     def _small(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        return _check_metadata(value)
+        return check_metadata(value)
 
     @model_validator(mode="after")
     def _one_source(self) -> BatchFile:
@@ -119,7 +106,7 @@ class BatchHead(_Strict):
     @field_validator("metadata")
     @classmethod
     def _small(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        return _check_metadata(value)
+        return check_metadata(value)
 
 
 class BatchRequest(BatchHead):
@@ -140,7 +127,7 @@ def check_merged_metadata(
     for index, file in enumerate(files, offset):
         if file.metadata:
             merged = {**base, **file.metadata}
-            if metadata_size(merged) > MAX_METADATA_BYTES - RELAY_METADATA_RESERVE:
+            if metadata_size(merged) > LIMIT:
                 raise ValueError(
                     f"files[{index}].metadata: with the batch metadata it is too large"
                 )

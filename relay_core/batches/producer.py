@@ -24,10 +24,21 @@ from relay_core.errors import InvalidRequest
 from relay_core.notify import ssrf
 from relay_core.notify.store import callback_fields
 from relay_core.ops import retention
+from relay_core.platforms.extend_runs import V2025
 from relay_core.redis import queue
 from relay_core.settings import Settings
 
 MAX_IDEMPOTENCY_KEY = 200
+
+
+def _one_metadata(request: BatchRequest) -> None:
+    """2025-04-21 runs take one metadata per request (a chunk), so a file's own would be lost."""
+    for i, file in enumerate(request.files):
+        if file.metadata:
+            raise InvalidRequest(
+                f"files[{i}].metadata: the 2025-04-21 API takes one metadata per request, not "
+                "per file: give it in the batch's metadata, or use the 2026-02-09 API"
+            )
 
 
 class Producer:
@@ -39,8 +50,12 @@ class Producer:
         if isinstance(body, BatchRequest):  # validated already (the API's sliced intake)
             if len(body.files) > self.settings.batch_max_files:
                 raise InvalidRequest(f"files: at most {self.settings.batch_max_files} files")
-            return body
-        return parse_batch_request(body, self.settings.batch_max_files)
+            request = body
+        else:
+            request = parse_batch_request(body, self.settings.batch_max_files)
+        if self.settings.extend_api_version == V2025:
+            _one_metadata(request)
+        return request
 
     async def upload_files(
         self, paths: Iterable[str | Path], *, concurrency: int = 4

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import glob
 import hashlib
-import mimetypes
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ import aiohttp
 from redis.asyncio import Redis
 
 from relay_core import keys, retry
+from relay_core.batches import filenames
 from relay_core.platforms.extend_runs import extend_client
 from relay_core.platforms.http import PlatformError
 from relay_core.scheduler.ratelimit import Limits, RateLimiter
@@ -48,24 +48,31 @@ def sha256_of(path: Path) -> str:
 
 def expand(args: Iterable[str | Path]) -> list[tuple[Path, str]]:
     """Local files named by paths, folders (recursively, hidden entries skipped) and globs,
-    each with the name it is given in the batch (its path below the folder named)."""
+    each with the name it is given in the batch and on the platform: the file's own name, as
+    it is on disk (never its folder, never encoded). ValueError names a file whose name
+    cannot be uploaded (relay_core.batches.filenames.check_name), before anything is sent."""
     out: list[tuple[Path, str]] = []
     for arg in args:
         text = str(arg)
         if GLOB_CHARS & set(text):
             found = sorted(Path(p) for p in glob.glob(text, recursive=True))
-            out += [(p, str(p)) for p in found if p.is_file()]
+            out += [(p, p.name) for p in found if p.is_file()]
             continue
         path = Path(text)
         if path.is_dir():
             for p in sorted(path.rglob("*")):
                 rel = p.relative_to(path)
                 if p.is_file() and not any(part.startswith(".") for part in rel.parts):
-                    out.append((p, str(Path(path.name) / rel)))
+                    out.append((p, p.name))
         elif path.is_file():
             out.append((path, path.name))
         else:
             raise FileNotFoundError(f"no such file or folder: {text}")
+    for path, name in out:
+        try:
+            filenames.check_name(name)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
     return out
 
 
@@ -85,6 +92,7 @@ class Uploads:
         self.ttl_ms = settings.retention_ms or DEFAULT_TTL_MS
 
     async def upload(self, name: str, content: bytes, sha256: str | None = None) -> Uploaded:
+        filenames.check_name(name)
         digest = hashlib.sha256(content).hexdigest()
         if sha256 is not None and sha256 != digest:
             raise ValueError("the content does not match its sha256")
@@ -102,11 +110,9 @@ class Uploads:
         return Uploaded(digest, file_id, str(file.get("name") or name), False)
 
     async def _post(self, name: str, content: bytes) -> dict[str, Any]:
-        kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
         for attempt in range(1, retry.UPLOAD.attempts + 1):
             await self.limiter.acquire_blocking("WRITE")
-            form = aiohttp.FormData()
-            form.add_field("file", content, filename=name, content_type=kind)
+            form = filenames.file_form(content, name)
             try:
                 body = await self.client.request("POST", "/files/upload", form=form)
             except PlatformError as exc:
@@ -128,15 +134,15 @@ class Uploads:
         found = await known(self.redis, hashes)
         gate = asyncio.Semaphore(concurrency)
         # One upload per distinct content, even when it is named twice in this call.
-        first: dict[str, Path] = {}
-        for (path, _), digest in zip(files, hashes, strict=True):
+        first: dict[str, tuple[Path, str]] = {}
+        for file, digest in zip(files, hashes, strict=True):
             if digest not in found:
-                first.setdefault(digest, path)
+                first.setdefault(digest, file)
 
-        async def send(digest: str, path: Path) -> None:
+        async def send(digest: str, file: tuple[Path, str]) -> None:
             async with gate:
-                content = await asyncio.to_thread(path.read_bytes)
-                found[digest] = (await self.upload(path.name, content, digest)).file_id
+                content = await asyncio.to_thread(file[0].read_bytes)
+                found[digest] = (await self.upload(file[1], content, digest)).file_id
 
         await asyncio.gather(*(send(d, p) for d, p in first.items()))
         return [

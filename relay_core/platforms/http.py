@@ -9,6 +9,7 @@ before they retry an ambiguous write.
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 from collections.abc import Collection, Mapping
@@ -22,6 +23,7 @@ from relay_core.ops import metrics
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+LARGE_BODY_BYTES = 1024 * 1024
 
 
 class PlatformError(Exception):
@@ -75,9 +77,9 @@ class PlatformClient:
         json: Any = None,
         params: Mapping[str, str] | None = None,
         allowed: Collection[int] = (200, 201, 202),
-        form: aiohttp.FormData | None = None,
+        form: aiohttp.MultipartWriter | None = None,
     ) -> Any:
-        """`form`: a multipart body instead of JSON (a file upload)."""
+        """`form`: a multipart body instead of JSON (a file upload: relay_core.batches.filenames)."""
         started = time.perf_counter()
         data = None if json is None else orjson.dumps(json)
         headers = (
@@ -88,7 +90,7 @@ class PlatformClient:
             async with self.session.request(
                 method,
                 self.base_url + path,
-                data=form if form is not None else data,
+                data=form if form is not None else _body(data),
                 params=params,
                 headers=headers,
                 timeout=self.timeout,
@@ -128,6 +130,12 @@ class PlatformClient:
         endpoint = metrics.endpoint_label(path)
         metrics.PLATFORM_REQUESTS.inc(self.name, method.upper(), endpoint, status)
         metrics.PLATFORM_DURATION.observe(time.perf_counter() - started, self.name)
+
+
+def _body(data: bytes | None) -> bytes | io.BytesIO | None:
+    """A body over 1 MiB (a chunk of big texts) as a stream: aiohttp warns that bytes that
+    large are written in one go, holding the event loop."""
+    return io.BytesIO(data) if data is not None and len(data) > LARGE_BODY_BYTES else data
 
 
 def _decode(raw: bytes) -> Any:

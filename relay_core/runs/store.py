@@ -11,21 +11,20 @@ from redis.asyncio.client import Pipeline
 
 from relay_core import keys
 from relay_core.batches import runmap
+from relay_core.batches.metadata import META_BATCH, META_CHUNK, META_FILE, META_SEND
 from relay_core.params import is_digits
 from relay_core.redis import queue, scripts
 from relay_core.runs import expiry as runexpiry
 from relay_core.runs.events import RunUpdate
 from relay_core.runs.status import HISTORY_CODES
 
-# Metadata keys workflow-relay adds to every run it submits, so each event maps to its file.
-META_BATCH = "relayBatchId"
-META_FILE = "relayFileIndex"
-
+# Metadata keys workflow-relay adds to every run it submits (relay_core.batches.metadata), so each
+# event maps to its file.
 _RELAY_META = {
     META_BATCH: "rb",
     META_FILE: "fi",
-    "relayChunk": "rk",
-    "relaySend": "rs",
+    META_CHUNK: "rk",
+    META_SEND: "rs",
 }
 _FIELD_NAMES = {
     "workflow_id": "w",

@@ -1,6 +1,7 @@
 """Extend's file upload: POST /files/upload, multipart/form-data, as the SDK's files.upload sends.
 
-A `file` part (its filename names the file), an optional `password` part, `?convertToPdf=true`.
+A `file` part (its filename names the file, stored as python-multipart reads it: see
+sandbox.extend.formparts), an optional `password` part, `?convertToPdf=true`.
 Counted in the WRITE bucket. Answers the File object (2025-04-21 wraps it as {success, file}).
 Errors: no multipart body or no `file` part 400, an empty file 400, a file over
 `files.max_upload_bytes` 413 (Extend's limit is UNCONFIRMED; the status is a careful choice).
@@ -9,16 +10,13 @@ Word and PowerPoint files come back as PDFs, as Extend converts them.
 
 from __future__ import annotations
 
-import asyncio
 import posixpath
 
-import aiohttp
 from aiohttp import web
-from aiohttp.base_protocol import BaseProtocol
-from aiohttp.streams import StreamReader
 
 from sandbox.appkeys import STATE
 from sandbox.errors import ApiError, bad_request
+from sandbox.extend.formparts import MalformedForm, parse_form
 from sandbox.extend.gate import gate
 from sandbox.extend.inputs import file_type
 from sandbox.extend.models import Dialect, UploadedFile
@@ -29,23 +27,18 @@ _TEXT = {".txt", ".json", ".csv", ".md", ".xml", ".html"}
 
 
 async def _parts(request: web.Request) -> dict[str, tuple[str | None, bytes]]:
-    """The form's parts by name. The middleware has read the body already, so it is parsed
-    from those bytes."""
+    """The form's parts by name (the first of each), read by python-multipart
+    (sandbox.extend.formparts). The middleware has read the body already."""
     if not request.content_type.startswith("multipart/"):
         raise bad_request("This endpoint requires multipart/form-data with a file part")
-    raw = await request.read()
-    loop = asyncio.get_running_loop()
-    stream = StreamReader(BaseProtocol(loop), 2**16, loop=loop)
-    stream.feed_data(raw)
-    stream.feed_eof()
-    found: dict[str, tuple[str | None, bytes]] = {}
     try:
-        reader = aiohttp.MultipartReader(request.headers, stream)
-        while (part := await reader.next()) is not None:
-            if isinstance(part, aiohttp.BodyPartReader) and part.name:
-                found[part.name] = (part.filename, bytes(await part.read()))
-    except (ValueError, AssertionError, aiohttp.ClientPayloadError) as exc:
+        parts = parse_form(request.headers["Content-Type"], await request.read())
+    except MalformedForm as exc:
         raise bad_request(f"Malformed multipart body: {exc}") from None
+    found: dict[str, tuple[str | None, bytes]] = {}
+    for part in parts:
+        if part.name:
+            found.setdefault(part.name, (part.filename, bytes(part.data)))
     return found
 
 
@@ -61,7 +54,7 @@ async def upload_file(request: web.Request) -> web.Response:
         raise ApiError(413, f"File is larger than {limit} bytes", code="FILE_TOO_LARGE")
     if not content:
         raise bad_request("The file is empty")
-    name = posixpath.basename(filename or "") or "file"
+    name = filename or "file"  # kept as the parser gave it
     ext = posixpath.splitext(name.lower())[1]
     if ext in _CONVERTED or request.query.get("convertToPdf") == "true":
         name = posixpath.splitext(name)[0] + ".pdf"

@@ -116,7 +116,7 @@ async def test_relay_submit_folder_resumes_and_runs(
             lines = [orjson.loads(x) for x in (await resp.read()).splitlines()]
     assert len(lines) == 15 and all(x["status"] == "PROCESSED" for x in lines)
     names = [x["file"].get("name") for x in lines[:12]]
-    assert names[0] == "invoices/2025/inv-01.txt" and ".DS_Store" not in str(names)
+    assert names[0] == "inv-01.txt" and ".DS_Store" not in str(names)  # its own name
     assert lines[0]["outputs"] == {"number": "F-1", "total": 1}  # extracted from the upload
     assert lines[12]["outputs"] == {"number": "URL-1"}
     assert lines[13]["file"] == {"id": "file_external_1"}
@@ -129,7 +129,7 @@ async def test_python_producer_uploads_once(redis_url: str, redis: Redis, tmp_pa
         producer = Producer(redis, st.settings)
         files = await producer.upload_files([folder, str(tmp_path / "invoices" / "2026" / "*.txt")])
         assert len(files) == 6 and all(f["id"].startswith("file_") for f in files)
-        assert files[0]["name"] == "invoices/2025/inv-01.txt"
+        assert files[0]["name"] == "inv-01.txt"  # its own name, not its folder
         assert await uploads_seen(st) == 4  # the glob's two files were uploaded already
         again = await producer.upload_files([folder])
         assert again == files[:4] and await uploads_seen(st) == 4

@@ -17,6 +17,7 @@ from extend_ai.types import File
 
 from sandbox import Sandbox
 from tests.sandbox.support import V2025, WF, headers
+from tests.support.names import NAMES
 
 NO_RETRY: RequestOptions = {"max_retries": 0}
 
@@ -52,6 +53,17 @@ async def test_sdk_upload_answers_a_file(client: AsyncExtend, sb: Sandbox) -> No
     done = await client.workflow_runs.retrieve(run.id)
     (extract,) = [s for s in done.step_runs or [] if s.step_type == "EXTRACT"]
     assert extract.result.extract_run.output.value == {"number": "U-1", "total": 9}  # type: ignore[union-attr]
+
+
+async def test_sdk_names_stored_as_sent(client: AsyncExtend, sb: Sandbox) -> None:
+    """The SDK (httpx) writes each name raw, `"` as %22, `\\` doubled; python-multipart reads
+    them back: the sandbox stores and answers the name the SDK was given, byte for byte."""
+    for i, name in enumerate(NAMES):
+        made = await client.files.upload(file=(name, f"%PDF {i}".encode(), "application/pdf"))
+        assert made.name.encode() == name.encode()
+        assert sb.state.files[made.id].name.encode() == name.encode()
+    run = await client.workflow_runs.create(workflow={"id": WF}, file={"id": made.id})
+    assert run.files[0].name == NAMES[-1]
 
 
 async def test_sdk_upload_errors(client: AsyncExtend, sb: Sandbox) -> None:

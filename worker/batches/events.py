@@ -16,15 +16,13 @@ from arq import Retry
 from redis.asyncio.client import Pipeline
 
 from relay_core import keys, retry
+from relay_core.batches.metadata import META_BATCH, META_CHUNK, META_FILE
 from relay_core.redis import scripts
 from relay_core.runs.events import Envelope, RunUpdate, is_signed_data_url
-from relay_core.runs.store import META_BATCH, META_FILE
 from worker.context import WorkerContext
 from worker.runs.signed_url import FetchError, fetch_payload
 
 log = logging.getLogger(__name__)
-
-META_CHUNK = "relayChunk"
 
 
 async def fetch_signed_payloads(wc: WorkerContext, envelopes: list[Envelope]) -> list[Envelope]:

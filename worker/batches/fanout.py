@@ -19,10 +19,10 @@ from typing import Any, NoReturn
 from arq import Retry
 
 from relay_core import keys
+from relay_core.batches.metadata import META_BATCH, META_CHUNK, META_FILE, META_SEND
 from relay_core.platforms.extend_runs import V2026, Submission
 from relay_core.platforms.http import PlatformError
 from relay_core.redis import queue
-from relay_core.runs.store import META_BATCH, META_FILE
 from relay_core.scheduler import state as scheduler
 from relay_core.scheduler.ratelimit import TooLong
 from relay_core.settings import ConfigError
@@ -40,7 +40,7 @@ from worker.batches.chunkstate import (
     settle,
     unresolved,
 )
-from worker.batches.lookup import META_CHUNK, META_SEND, look
+from worker.batches.lookup import look
 from worker.context import WorkerContext, context
 from worker.runs.record import record, run_update
 

@@ -16,16 +16,14 @@ from datetime import datetime
 from typing import Any
 
 from relay_core import keys
+from relay_core.batches.metadata import META_BATCH, META_CHUNK, META_SEND
 from relay_core.platforms.extend_runs import V2026
-from relay_core.runs.store import META_BATCH
 from worker.batches.chunkstate import BatchInfo, ChunkState, map_runs, settle
 from worker.context import WorkerContext
 from worker.runs.record import record, run_update
 
 log = logging.getLogger(__name__)
 
-META_CHUNK = "relayChunk"
-META_SEND = "relaySend"
 # Our clock and the platform's may differ: look this much further back than the send.
 SKEW_MS = 120_000
 PAGE_SIZE = "1000"

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from relay_core.batches.metadata import META_FILE
 from relay_core.redis import queue
 from relay_core.runs.events import RunUpdate, run_from_payload
 from relay_core.runs.status import EVENT_STATUS
-from relay_core.runs.store import META_FILE
 from worker.context import WorkerContext
 from worker.deploys.triggers import fire_run_triggers
 
