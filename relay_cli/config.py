@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
+from relay_cli.client import Client
 from relay_core.settings import ConfigError, Settings
 
 
@@ -27,3 +28,10 @@ def client_settings(command: str) -> Settings:
     if settings.relay_api_key is None:
         raise ConfigError(f"RELAY_API_KEY is not set: `relay {command}` calls the /v1 API with it")
     return settings
+
+
+def relay_client(command: str) -> Client:
+    """The client of a command that calls a running relay's /v1 API."""
+    settings = client_settings(command)
+    key = settings.relay_api_key.get_secret_value() if settings.relay_api_key else None
+    return Client(settings.relay_url, key)

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from relay_cli import demo, deploys, dlq, evals, events, listen, queue, results, submit
+from relay_cli.client import Unreachable
 from relay_cli.config import load_settings
 from relay_core.settings import ConfigError, Settings
 
@@ -172,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except RedisConnectionError as exc:  # down, or refusing us (a TLS certificate): one line
         print(f"relay: cannot connect to the Redis of REDIS_URL: {exc}", file=sys.stderr)
+        return 1
+    except Unreachable as exc:  # RELAY_URL, after the client's retries
+        print(f"relay: {exc}", file=sys.stderr)
         return 1
 
 
