@@ -21,10 +21,10 @@ from tests.batches.support import (
     jobs_in_progress,
     sandbox_config,
     stack,
-    wait_for,
 )
 from tests.conftest import make_settings, run_worker_burst
 from tests.support.signing import event, extend_headers, run_payload
+from tests.support.wait import until
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
@@ -76,7 +76,7 @@ async def test_a_finished_batch_expires_with_every_key_it_owns(
         async def expiring() -> bool:
             return int(await redis.pttl(keys.batch(batch_id))) > 0
 
-        await wait_for(expiring)
+        await until(expiring)
         owned = [k.decode() async for k in redis.scan_iter(match=keys.batch(batch_id) + "*")]
         assert keys.batch_chunk(batch_id, 1) in owned
         assert runmap.key_of(batch_id, 69) in owned and runmap.key_of(batch_id, 0) in owned
@@ -131,7 +131,7 @@ async def _loop(st: Stack, redis: Redis, n: int) -> None:
         queued = await redis.zcard(queue.QUEUE)
         return found == b"deployed" and queued == 0 and not await jobs_in_progress(redis)
 
-    await wait_for(settled)
+    await until(settled)
     await st.deliveries_idle()
 
 
