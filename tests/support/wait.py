@@ -13,7 +13,7 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar, cast, overload
 
 T = TypeVar("T")
 WITHIN = 30.0
@@ -50,20 +50,17 @@ async def until(
     """Poll `check` every `every` seconds; its first value `accept` approves (by default a
     truthy one), or AssertionError naming `what` (by default the check's name or source) and
     the last value after `within` seconds. Exceptions listed in `ignoring` count as "not yet"."""
-    deadline = time.monotonic() + within
+    poll = _Poll(check, within, what)
     while True:
-        value: Any = None
         try:
             value = check()
             if inspect.isawaitable(value):
                 value = await value
+            ok = bool(accept(value))
         except ignoring as exc:
-            value = exc
-        else:
-            if accept(value):
-                return value
-        if time.monotonic() > deadline:
-            raise AssertionError(_failure(check, what, within, value))
+            value, ok = exc, False
+        if poll.answered(value, ok):
+            return value
         await asyncio.sleep(every)
 
 
@@ -76,23 +73,35 @@ def until_sync(
     accept: Callable[[T], object] = bool,
 ) -> T:
     """`until` for code without an event loop."""
-    deadline = time.monotonic() + within
+    poll = _Poll(check, within, what)
     while True:
-        value: Any = None
         try:
-            value = check()
+            value: Any = check()
+            ok = bool(accept(value))
         except ignoring as exc:
-            value = exc
-        else:
-            if accept(value):
-                return value
-        if time.monotonic() > deadline:
-            raise AssertionError(_failure(check, what, within, value))
+            value, ok = exc, False
+        if poll.answered(value, ok):
+            return cast(T, value)
         time.sleep(every)
 
 
-def _failure(check: Callable[[], Any], what: str | None, within: float, last: Any) -> str:
-    return f"not reached within {within:g} s: {what or describe(check)} (last: {last!r:.300})"
+class _Poll:
+    """What both loops share: the deadline, and the failure that names what was awaited."""
+
+    def __init__(self, check: Callable[[], Any], within: float, what: str | None) -> None:
+        self.check, self.within, self.what = check, within, what
+        self.deadline = time.monotonic() + within
+
+    def answered(self, value: Any, ok: bool) -> bool:
+        """True once a value is accepted; AssertionError when the deadline has passed first."""
+        if ok:
+            return True
+        if time.monotonic() > self.deadline:
+            what = self.what or describe(self.check)
+            raise AssertionError(
+                f"not reached within {self.within:g} s: {what} (last: {value!r:.300})"
+            )
+        return False
 
 
 def describe(check: Callable[[], Any]) -> str:
