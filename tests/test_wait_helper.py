@@ -43,7 +43,7 @@ def test_until_sync_ignores_listed_errors_until_the_deadline() -> None:
         raise ConnectionRefusedError("nobody listens")
 
     assert until_sync(flaky, every=0, ignoring=(OSError,)) is True
-    with pytest.raises(AssertionError, match="refused .*nobody listens"):
+    with pytest.raises(AssertionError, match=r"refused .*nobody listens"):
         until_sync(refused, within=0.05, ignoring=(OSError,))
     with pytest.raises(ZeroDivisionError):  # an error not listed is not waited out
         until_sync(lambda: 1 / 0, ignoring=(OSError,))

@@ -16,9 +16,8 @@ from typing import Any, cast
 import aiohttp
 from arq import Retry
 
-from relay_core.notify import delivery, signing, ssrf, store
+from relay_core.notify import dead, delivery, signing, ssrf, store
 from relay_core.notify.delivery import Delivery, Outcome
-from relay_core.ops import deadletters
 from relay_core.settings import Settings
 from worker.context import ctx_of
 
@@ -33,6 +32,9 @@ NOTIFY_JOB_TIMEOUT_SECONDS = 40
 async def notify_startup(ctx: dict[str, Any], settings: Settings) -> None:
     connector = aiohttp.TCPConnector(**ssrf.connector_options(settings.callback_allowed_hosts))
     ctx["notify_http"] = aiohttp.ClientSession(connector=connector)
+    moved = await dead.migrate_legacy(ctx["redis"], settings.retention_ms)
+    if moved:
+        log.info("notify dead letters moved to the one dead-letter store: %d", moved)
 
 
 async def notify_shutdown(ctx: dict[str, Any]) -> None:
@@ -47,8 +49,13 @@ async def notify_deliver(
     ctx = ctx_of(raw_ctx)
     redis, settings = ctx["redis"], ctx["settings"]
     d = await delivery.load(redis, delivery_id)
-    if d is None or d.state != "pending" or (d.round, d.attempt) != (round_, attempt):
+    if d is None or (d.round, d.attempt) != (round_, attempt) or d.state not in ("pending", "dead"):
         return {"deliveryId": delivery_id, "skipped": True}  # stale or repeated: recorded already
+    if d.state == "dead":
+        # This job recorded the death and may have stopped before the dead letter: add it.
+        _, error = await dead.last_error(redis, d.id)
+        await dead.add(redis, d, error, settings.retention_ms)
+        return {"deliveryId": delivery_id, "state": "dead"}
     schedule = settings.notify_schedule
     lease_ms = int((settings.notify_timeout_seconds + 10) * 1000)
     token = await delivery.take_slot(redis, d.dest, settings.notify_max_in_flight, lease_ms)
@@ -73,7 +80,8 @@ async def notify_deliver(
         await delivery.release_slot(redis, d.dest, token)
     recorded = await delivery.record(redis, d, outcome, schedule)
     if recorded and outcome.state == "dead":
-        await _dead_letter(ctx, d, outcome)
+        error = outcome.error or f"answered {outcome.status}"
+        await dead.add(redis, d, error, settings.retention_ms)
     log.info(
         "notify_deliver delivery=%s dest=%s type=%s attempt=%d status=%s outcome=%s ms=%.1f",
         d.id,
@@ -90,27 +98,8 @@ async def notify_deliver(
 async def notify_redrive(raw_ctx: dict[str, Any], delivery_id: str) -> dict[str, Any]:
     """A dead letter's redrive (relay_core.ops.deadletters): the delivery's next round. Idempotent:
     a delivery no longer dead is left alone."""
-    redriven = await delivery.redrive(ctx_of(raw_ctx)["redis"], [delivery_id])
-    return {"deliveryId": delivery_id, "redriven": redriven}
-
-
-async def _dead_letter(ctx: Any, d: Delivery, outcome: Outcome) -> None:
-    now = int(time.time() * 1000)
-    # The delivery keeps no first failure time: its round's start is the closest it records.
-    failure = deadletters.Failure(
-        error=outcome.error or f"answered {outcome.status}",
-        tries=d.attempt + 1,
-        first_ms=now,
-        last_ms=now,
-    )
-    await deadletters.add(
-        ctx["redis"],
-        deadletters.NOTIFICATION,
-        d.id,
-        failure,
-        delivery.dead_letter_redrive(d),
-        ctx["settings"].retention_ms,
-    )
+    redriven = await dead.redrive(ctx_of(raw_ctx)["redis"], delivery_id)
+    return {"deliveryId": delivery_id, "redriven": int(redriven)}
 
 
 async def _post(

@@ -23,11 +23,12 @@ end
 return n
 """
 
-# KEYS: delivery hash, attempts list, dead letters, next job key, arq queue
+# KEYS: delivery hash, attempts list, next job key, arq queue
 # ARGV: round, attempt, state (pending | delivered | dead | disabled | dropped), now ms,
 #       fields (JSON object), attempt JSON, attempts kept, next job bytes, next job id,
 #       next job score, ttl ms of a finished delivery, ttl ms of the attempts list
-# Applies only to the attempt it names: a repeated or stale job records nothing.
+# Applies only to the attempt it names: a repeated or stale job records nothing. A dead delivery
+# is kept (no expiry here): its dead letter (relay_core.ops.deadletters) holds it from now on.
 RESULT = """
 local v = redis.call('HMGET', KEYS[1], 'state', 'r', 'n')
 if v[1] ~= 'pending' or v[2] ~= ARGV[1] or v[3] ~= ARGV[2] then return 0 end
@@ -42,25 +43,22 @@ if ARGV[6] ~= '' then
 end
 if ARGV[3] == 'pending' then
   redis.call('HINCRBY', KEYS[1], 'n', 1)
-  redis.call('SET', KEYS[4], ARGV[8], 'PX', 86400000 + math.max(0, ARGV[10] - ARGV[4]))
-  redis.call('ZADD', KEYS[5], ARGV[10], ARGV[9])
-elseif ARGV[3] == 'dead' then
-  redis.call('ZADD', KEYS[3], ARGV[4], string.match(KEYS[1], '([^:]+)$'))
-else
+  redis.call('SET', KEYS[3], ARGV[8], 'PX', 86400000 + math.max(0, ARGV[10] - ARGV[4]))
+  redis.call('ZADD', KEYS[4], ARGV[10], ARGV[9])
+elseif ARGV[3] ~= 'dead' then
   redis.call('PEXPIRE', KEYS[1], ARGV[11])
 end
 return 1
 """
 
-# KEYS: delivery hash, dead letters, job key, arq queue. ARGV: now ms, job bytes, job id
+# KEYS: delivery hash, job key, arq queue. ARGV: now ms, job bytes, job id
 # A dead delivery starts a new round from its first attempt, with the same webhook-id.
 REDRIVE = """
 if redis.call('HGET', KEYS[1], 'state') ~= 'dead' then return 0 end
 redis.call('HINCRBY', KEYS[1], 'r', 1)
 redis.call('HSET', KEYS[1], 'state', 'pending', 'n', 0)
-redis.call('ZREM', KEYS[2], string.match(KEYS[1], '([^:]+)$'))
-redis.call('SET', KEYS[3], ARGV[2], 'PX', 86400000)
-redis.call('ZADD', KEYS[4], ARGV[1], ARGV[3])
+redis.call('SET', KEYS[2], ARGV[2], 'PX', 86400000)
+redis.call('ZADD', KEYS[3], ARGV[1], ARGV[3])
 return 1
 """
 
