@@ -27,7 +27,10 @@ from relay_core.notify import models as m
 
 MAX_BODY = 64 * 1024
 T = TypeVar("T", bound=BaseModel)
-ALIAS = "Deprecated alias of /v1/dead-letters?kind=notification{}, answering from the same store; it goes in the next release."
+ALIAS = (
+    "Deprecated alias of /v1/dead-letters?kind=notification{}, answering from the same store;"
+    " it goes in the next release."
+)
 
 
 async def _body(request: web.Request, model: type[T]) -> T:
