@@ -47,7 +47,7 @@ async def create_subscription(request: web.Request) -> web.Response:
     """Subscribe a URL to notification events; the answer carries its secret, once."""
     key = require_api_key(request, "submit")
     body = await _body(request, m.SubscriptionRequest)
-    await ssrf.check_url_resolved(body.url, request.app[SETTINGS].callback_allowed_hosts)
+    await ssrf.check_url_resolved(body.url, request.app[SETTINGS].notify.allowed_hosts)
     events: list[str] = list(body.events) if body.events else list(ev.ALL_EVENTS)
     created = await store.create_subscription(request.app[REDIS], body.url, events, key.name)
     return json_response(created, status=201)

@@ -87,7 +87,7 @@ name = "auto {{rule}} {{batch_id}}"
 def configured_redis_url() -> str | None:
     """REDIS_URL when the environment sets it (not the settings' localhost default)."""
     settings = Settings()
-    return settings.redis_url if "redis_url" in settings.model_fields_set else None
+    return settings.redis.url if "url" in settings.redis.model_fields_set else None
 
 
 class Demo:

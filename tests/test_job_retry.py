@@ -75,7 +75,7 @@ async def test_a_group_whose_job_is_gone_gets_it_back_from_reconcile(
     assert await run_worker_burst(settings) == 0
     assert await RunStore(redis).get(run_id) is None
 
-    pool = await queue.arq_pool(settings.redis_url)
+    pool = await queue.arq_pool(settings.redis.url)
     try:
         await pool.enqueue_job(queue.RECONCILE)
     finally:

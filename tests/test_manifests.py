@@ -17,13 +17,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from relay_core.settings import Settings
+from relay_cli.config import CliSettings
+from relay_core.settings import Settings, env_names
 from tests.support.procs import ROOT
 from tests.support.wait import until_sync
 
 DEPLOY = ROOT / "deploy"
 BIN = Path(sys.executable).parent
-SETTING_NAMES = {str(f.validation_alias) for f in Settings.model_fields.values()}
+SETTING_NAMES = set(env_names(Settings)) | set(env_names(CliSettings))
 
 
 def procfile() -> dict[str, str]:

@@ -33,7 +33,7 @@ async def finish(store: RunStore, prefix: str, count: int, at_ms: int) -> list[s
 
 
 def job_context(redis: Redis, settings: Settings, days: int) -> dict[str, Any]:
-    return {"redis": redis, "settings": make_settings(settings.redis_url, RETENTION_DAYS=days)}
+    return {"redis": redis, "settings": make_settings(settings.redis.url, RETENTION_DAYS=days)}
 
 
 async def present(redis: Redis, ids: list[str]) -> int:

@@ -137,7 +137,7 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
 
     async def startup(ctx: dict[str, Any]) -> None:
         ctx["settings"] = settings
-        ctx["runs"] = RunStore(ctx["redis"], settings.run_history_limit, settings.retention_ms)
+        ctx["runs"] = RunStore(ctx["redis"], settings.runs.history_limit, settings.retention.ms)
         await deploy_startup(ctx, rules)
         await fanout_startup(ctx, settings)
         await dispatch_startup(ctx)
@@ -152,29 +152,29 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
 
     options: dict[str, Any] = {
         "functions": instrument(
-            job_functions(settings.job_max_tries), JOB_TIMEOUT_SECONDS, 10, _last_try
+            job_functions(settings.worker.job_max_tries), JOB_TIMEOUT_SECONDS, 10, _last_try
         ),
         "cron_jobs": cron_jobs(),
-        "redis_settings": queue.redis_settings(settings.redis_url),
+        "redis_settings": queue.redis_settings(settings.redis.url),
         "job_serializer": queue.serialize,
         "job_deserializer": queue.deserialize,
         "on_startup": startup,
         "on_shutdown": shutdown,
         "burst": burst,
-        "max_jobs": settings.worker_max_jobs,
+        "max_jobs": settings.worker.max_jobs,
         "job_timeout": JOB_TIMEOUT_SECONDS,
         "max_tries": 10,
         "keep_result": 300,
         # Jobs are picked at most this late (each poll is one ZRANGEBYSCORE): a chunk is queued
         # 50 ms before its slot (relay_core.scheduler), so it is running when the slot comes.
         "poll_delay": 0.02,
-        "job_completion_wait": settings.job_completion_wait_seconds,
+        "job_completion_wait": settings.worker.completion_wait_seconds,
         "health_check_interval": 10,
         "handle_signals": not burst,
     }
     options.update(overrides)
     worker = ResilientWorker(**options)  # rides out Redis restarts instead of exiting
-    worker.redis_url = settings.redis_url
+    worker.redis_url = settings.redis.url
     worker.in_progress_timeout_s = IN_PROGRESS_SECONDS
     return worker
 
@@ -190,7 +190,7 @@ def check_health(settings: Settings) -> int:
     from relay_core.redis.client import connect
 
     async def probe() -> bool:
-        redis = connect(settings.redis_url)
+        redis = connect(settings.redis.url)
         try:
             return bool(await redis.exists(queue.QUEUE + queue.HEALTH_CHECK_SUFFIX))
         finally:

@@ -88,7 +88,7 @@ async def exhausted(ctx: dict[str, Any], function: str, args: tuple[Any, ...], e
 async def record(
     ctx: dict[str, Any], kind: str, ref: str, failure: Failure, redrive: Redrive
 ) -> None:
-    retention = ctx["settings"].retention_ms
+    retention = ctx["settings"].retention.ms
     did = await deadletters.add(ctx["redis"], kind, ref, failure, redrive, retention)
     metrics.DEAD_LETTERED.inc(kind)
     log.error(

@@ -30,9 +30,9 @@ NOTIFY_JOB_TIMEOUT_SECONDS = 40
 
 
 async def notify_startup(ctx: dict[str, Any], settings: Settings) -> None:
-    connector = aiohttp.TCPConnector(**ssrf.connector_options(settings.callback_allowed_hosts))
+    connector = aiohttp.TCPConnector(**ssrf.connector_options(settings.notify.allowed_hosts))
     ctx["notify_http"] = aiohttp.ClientSession(connector=connector)
-    moved = await dead.migrate_legacy(ctx["redis"], settings.retention_ms)
+    moved = await dead.migrate_legacy(ctx["redis"], settings.retention.ms)
     if moved:
         log.info("notify dead letters moved to the one dead-letter store: %d", moved)
 
@@ -54,11 +54,11 @@ async def notify_deliver(
     if d.state == "dead":
         # This job recorded the death and may have stopped before the dead letter: add it.
         _, error = await dead.last_error(redis, d.id)
-        await dead.add(redis, d, error, settings.retention_ms)
+        await dead.add(redis, d, error, settings.retention.ms)
         return {"deliveryId": delivery_id, "state": "dead"}
-    schedule = settings.notify_schedule
-    lease_ms = int((settings.notify_timeout_seconds + 10) * 1000)
-    token = await delivery.take_slot(redis, d.dest, settings.notify_max_in_flight, lease_ms)
+    schedule = settings.notify.schedule
+    lease_ms = int((settings.notify.timeout_seconds + 10) * 1000)
+    token = await delivery.take_slot(redis, d.dest, settings.notify.max_in_flight, lease_ms)
     if token is None:
         # Waiting jobs poll less often the longer they wait (with jitter), so thousands queued
         # for one slow destination do not churn the queue; an attempt is not spent.
@@ -81,7 +81,7 @@ async def notify_deliver(
     recorded = await delivery.record(redis, d, outcome, schedule)
     if recorded and outcome.state == "dead":
         error = outcome.error or f"answered {outcome.status}"
-        await dead.add(redis, d, error, settings.retention_ms)
+        await dead.add(redis, d, error, settings.retention.ms)
     log.info(
         "notify_deliver delivery=%s dest=%s type=%s attempt=%d status=%s outcome=%s ms=%.1f",
         d.id,
@@ -105,7 +105,7 @@ async def notify_redrive(raw_ctx: dict[str, Any], delivery_id: str) -> dict[str,
 async def _post(
     session: aiohttp.ClientSession, settings: Settings, d: Delivery, dest: store.Destination
 ) -> Outcome:
-    schedule = settings.notify_schedule
+    schedule = settings.notify.schedule
     headers = {
         **signing.headers(dest.secret, d.msg, d.body),
         "content-type": "application/json",
@@ -113,8 +113,8 @@ async def _post(
     }
     started = time.perf_counter()
     try:
-        ssrf.check_target(dest.url, settings.callback_allowed_hosts)
-        timeout = aiohttp.ClientTimeout(total=settings.notify_timeout_seconds)
+        ssrf.check_target(dest.url, settings.notify.allowed_hosts)
+        timeout = aiohttp.ClientTimeout(total=settings.notify.timeout_seconds)
         async with session.post(
             dest.url, data=d.body, headers=headers, timeout=timeout, allow_redirects=False
         ) as resp:

@@ -130,7 +130,7 @@ async def test_lost_webhooks_are_recovered_by_reconciliation(redis_url: str, red
         await until(sent)
         await st.deliveries_idle()
         assert (await st.batch(batch_id))["completedAt"] is None  # some events were dropped
-        pool = await queue.arq_pool(st.settings.redis_url)
+        pool = await queue.arq_pool(st.settings.redis.url)
 
         async def reconciled() -> bool:
             if (await st.batch(batch_id))["completedAt"] is not None:
@@ -191,7 +191,7 @@ async def test_a_platform_that_will_not_list_does_not_stop_the_reconcile_pass(
             return max(settled) < queue.now_ms() - 1100
 
         await until(due)
-        pool = await queue.arq_pool(st.settings.redis_url)
+        pool = await queue.arq_pool(st.settings.redis.url)
 
         async def reconciled() -> bool:
             if all([(await st.batch(b))["completedAt"] for b in batch_ids]):

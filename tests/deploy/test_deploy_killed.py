@@ -41,8 +41,8 @@ async def test_killed_worker_after_commit_does_not_deploy_twice(
     await sandbox_post(sb, "/_sandbox/config", {"faults": faults})
     env = {k: v for k, v in sb.env().items() if k != "EXTEND_WEBHOOK_SECRETS"}
     env.update(
-        REDIS_URL=settings.redis_url,
-        RELAY_RULES=str(settings.relay_rules),
+        REDIS_URL=settings.redis.url,
+        RELAY_RULES=str(settings.deploys.rules),
         DEPLOY_TIMEOUT_SECONDS="60",
     )
     worker = RelayProcess(["worker"], env).start()

@@ -27,7 +27,7 @@ DID = "promote:manual:k1"
 def worker_env(st: Stack, rules: Path, dialect: str) -> dict[str, str]:
     env = {k: v for k, v in st.sb.env().items() if k != "EXTEND_WEBHOOK_SECRETS"}
     env.update(
-        REDIS_URL=st.settings.redis_url,
+        REDIS_URL=st.settings.redis.url,
         RELAY_RULES=str(rules),
         EXTEND_API_VERSION=dialect,
         DEPLOY_TIMEOUT_SECONDS="60",

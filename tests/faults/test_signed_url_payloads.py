@@ -125,7 +125,7 @@ async def test_failed_fetches_are_recorded_and_the_group_still_applied(
         async for k in redis.scan_iter(match=keys.SIGNED_URL_ERROR + "*")
     }
     for k in [k async for k in redis.scan_iter(match=keys.SIGNED_URL_ERROR + "*")]:
-        assert 0 < await redis.pttl(k) <= st.settings.retention_ms  # kept for the retention
+        assert 0 < await redis.pttl(k) <= st.settings.retention.ms  # kept for the retention
     assert set(errors) == {expired["eventId"], "evt_sig_404", "evt_sig_host"}, errors
     assert "HTTP 403" in errors[expired["eventId"]]
     assert "HTTP 404" in errors["evt_sig_404"]

@@ -107,7 +107,7 @@ async def test_a_job_run_again_after_recording_the_death_adds_the_dead_letter(
     await redis.delete(letter)
     await redis.zrem(keys.dead_letters_by_kind("notification"), f"notification:{did}")
     round_, attempt = (int(x) for x in await redis.hmget(keys.notify_delivery(did), ["r", "n"]))
-    pool = await queue.arq_pool(fast.redis_url)
+    pool = await queue.arq_pool(fast.redis.url)
     try:
         await pool.enqueue_job(queue.NOTIFY_DELIVER, did, round_, attempt, _job_id="again")
     finally:

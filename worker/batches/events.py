@@ -47,7 +47,7 @@ async def fetch_signed_payloads(ctx: dict[str, Any], envelopes: list[Envelope]) 
 
 async def _fetch_failed(ctx: dict[str, Any], env: Envelope, exc: FetchError) -> None:
     # One expiring key per event (not one hash that grows forever): kept for the retention.
-    keep = ctx["settings"].retention_ms
+    keep = ctx["settings"].retention.ms
     await ctx["redis"].set(keys.signed_url_error(env.event_id), str(exc), px=keep or None)
     tries = int(ctx.get("job_try", 1))
     log.warning("signed payload event=%s try=%d: %s", env.event_id, tries, exc)

@@ -105,7 +105,7 @@ async def _advance(ctx: dict[str, Any], batch: BatchInfo, chunk: ChunkState) -> 
         return "sent"
     if batch.state == "cancelled":
         return await _cancel(redis, chunk, remaining)
-    if chunk.attempts >= settings.extend_submit_max_attempts:
+    if chunk.attempts >= settings.batches.submit_max_attempts:
         return await _fail(redis, chunk, remaining, "gave up after repeated transient errors")
     return await _send(ctx, batch, chunk, remaining)
 
@@ -119,7 +119,9 @@ async def _send(
         batch, chunk, remaining, await files_of(redis, batch.batch_id, remaining)
     )
     settings: Settings = ctx["settings"]
-    wait_ms = settings.webhook_ack_timeout_ms if settings.webhook_ack_durability == "replica" else 0
+    wait_ms = (
+        settings.webhooks.ack_timeout_ms if settings.webhooks.ack_durability == "replica" else 0
+    )
     try:
         state = await begin_send(redis, chunk, remaining, wait_ms)
     except NotReplicated as exc:
@@ -272,6 +274,6 @@ async def _cancel(redis: Any, chunk: ChunkState, remaining: list[int]) -> str:
 
 def backoff(settings: Settings, attempts: int) -> float:
     """Exponential from EXTEND_RETRY_BASE_SECONDS, capped, with jitter (half to full)."""
-    raw = settings.extend_retry_base_seconds * 2.0 ** max(0, attempts - 1)
-    delay = min(settings.extend_retry_max_seconds, raw)
+    raw = settings.batches.retry_base_seconds * 2.0 ** max(0, attempts - 1)
+    delay = min(settings.batches.retry_max_seconds, raw)
     return max(0.05, delay * (0.5 + random.random() / 2))

@@ -21,10 +21,12 @@ async def fanout_startup(ctx: dict[str, Any], settings: Settings) -> None:
     ctx["extend_http"] = session
     limits = Limits.of(settings)
     ctx["limiter"] = RateLimiter(ctx["redis"], limits)
-    ctx["scheduler"] = Scheduler(ctx["redis"], limits, settings.sched_slot_seconds)
+    ctx["scheduler"] = Scheduler(ctx["redis"], limits, settings.batches.slot_seconds)
     ctx["run_cache"] = RunCache()
     try:
-        ctx["extend"] = ExtendRuns(extend_client(session, settings), settings.extend_api_version)
+        ctx["extend"] = ExtendRuns(
+            extend_client(session, settings), settings.platforms.extend.api_version
+        )
     except ConfigError:
         ctx["extend"] = None  # a worker for webhooks only; fan-out jobs say why they wait
 

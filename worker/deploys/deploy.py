@@ -119,7 +119,7 @@ async def _advance(ctx: DeployCtx, did: str) -> str:
     except Retry:
         raise  # more work in a later run of the job (an evaluation reading its runs)
     except Exception as exc:
-        if ctx["job_try"] >= ctx["settings"].deploy_max_attempts:
+        if ctx["job_try"] >= ctx["settings"].deploys.max_attempts:
             error = f"internal error: {exc.__class__.__name__}"
             if await _finish(ctx, did, FAILED, error=error) == FAILED:
                 await deadletter.deploy_gave_up(
@@ -261,7 +261,7 @@ async def _deployed(
 
 async def _platform_failed(ctx: DeployCtx, did: str, exc: PlatformError) -> str:
     settings, n = ctx["settings"], ctx["job_try"]
-    if exc.retryable and n < settings.deploy_max_attempts:
+    if exc.retryable and n < settings.deploys.max_attempts:
         attempt = {"try": n, "outcome": "retry", "error": exc.message, "status": exc.status}
         await deploys.move(ctx["redis"], did, attempt=attempt, fields={"lastError": exc.message})
         raise Retry(defer=backoff(settings, n, exc.retry_after))
@@ -274,8 +274,8 @@ async def _platform_failed(ctx: DeployCtx, did: str, exc: PlatformError) -> str:
 
 def backoff(settings: Settings, attempt: int, retry_after: float | None) -> float:
     """Exponential with jitter, honouring Retry-After, never above DEPLOY_RETRY_MAX_SECONDS."""
-    cap = settings.deploy_retry_max_seconds
-    delay: float = settings.deploy_retry_base_seconds * 2.0 ** (attempt - 1)
+    cap = settings.deploys.retry_max_seconds
+    delay: float = settings.deploys.retry_base_seconds * 2.0 ** (attempt - 1)
     delay *= random.uniform(0.5, 1.0)
     if retry_after is not None:
         delay = max(delay, retry_after)
@@ -293,7 +293,7 @@ async def _finish(
     moved = await deploys.move(ctx["redis"], did, fields=done, attempt=attempt)
     if moved:
         metrics.DEPLOYS.inc(status)
-        await deploys.expire_final(ctx["redis"], did, ctx["settings"].retention_ms)
+        await deploys.expire_final(ctx["redis"], did, ctx["settings"].retention.ms)
     # Also when the move raced (a re-run after a crash): the message id keeps it single.
     await emit.emit(ctx["redis"], await emit.deploy_events(ctx["redis"], did))
     return status if moved else "raced"

@@ -44,7 +44,7 @@ async def apply_events(raw_ctx: dict[str, Any], group_id: str) -> dict[str, int]
     # Deploy claims before the group is deleted: a crash here re-runs the group, harmlessly.
     rules = rules_of(raw_ctx)
     applied = zip(event_types, (u for u, _ in updates), results, strict=True)
-    retention = ctx["settings"].retention_ms
+    retention = ctx["settings"].retention.ms
     await fire_run_triggers(redis, rules, applied, retention_ms=retention)
     await record_deployed_events(redis, envelopes)
     now, replayed = queue.now_ms(), eventlog.is_replay(group_id)
@@ -56,7 +56,7 @@ async def apply_events(raw_ctx: dict[str, Any], group_id: str) -> dict[str, int]
         for env in envelopes if not replayed else []:  # a replay is not new traffic
             pipe.hincrby(keys.EVENT_TYPES, env.event_type, 1)
         if not replayed:
-            eventlog.queue_log(pipe, group_id, bodies, now, ctx["settings"].event_log_ms)
+            eventlog.queue_log(pipe, group_id, bodies, now, ctx["settings"].retention.event_log_ms)
         pipe.delete(group_key)
         await pipe.execute()
     changed = sum(r.changed for r in results)
@@ -87,12 +87,12 @@ async def batch_completed(raw_ctx: dict[str, Any], batch_id: str) -> dict[str, s
     Claims a deploy for every matching `batch.completed` rule; the deploy job checks the gates.
     """
     ctx = ctx_of(raw_ctx)
-    retention = ctx["settings"].retention_ms
+    retention = ctx["settings"].retention.ms
     claimed = await fire_batch_triggers(
         ctx["redis"], rules_of(raw_ctx), batch_id, retention_ms=retention
     )
     await emit.emit(ctx["redis"], await emit.batch_events(ctx["redis"], batch_id))
-    await batches.expire_finished(ctx["redis"], batch_id, ctx["settings"].retention_ms)
+    await batches.expire_finished(ctx["redis"], batch_id, ctx["settings"].retention.ms)
     # Completed by a run's apply (not a chunk's settle): out of the open set now, not when
     # reconcile happens to pass, or the set grows with the work done.
     if await ctx["redis"].hexists(keys.batch(batch_id), "completedAt"):  # type: ignore[misc]

@@ -18,7 +18,7 @@ SWEEP_JOB_TIMEOUT_SECONDS = 120
 
 
 async def sweep_runs(ctx: dict[str, Any]) -> int:
-    deleted = await runexpiry.sweep(ctx["redis"], queue.now_ms(), ctx["settings"].retention_ms)
+    deleted = await runexpiry.sweep(ctx["redis"], queue.now_ms(), ctx["settings"].retention.ms)
     if deleted:
         log.info("retention: deleted %d finished runs past RETENTION_DAYS", deleted)
     return deleted

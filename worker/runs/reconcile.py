@@ -44,7 +44,7 @@ async def reconcile(ctx: dict[str, Any]) -> dict[str, int]:
     if ctx.get("extend") is None:
         return {"groups": groups, "runs": 0, "batches": 0}
     deadline = time.monotonic() + BUDGET_SECONDS
-    cutoff = queue.now_ms() - ctx["settings"].reconcile_after_seconds * 1000
+    cutoff = queue.now_ms() - ctx["settings"].runs.reconcile_after_seconds * 1000
     polled = await _poll_stale_runs(ctx, cutoff, deadline)
     healed = await _heal_batches(ctx, cutoff, deadline)
     await scheduler.kick(ctx["redis"])  # files left to send and no dispatcher: start one

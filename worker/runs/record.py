@@ -36,6 +36,6 @@ async def record(raw_ctx: dict[str, Any], source: str, updates: list[RunUpdate])
     results = await raw_ctx["runs"].apply_many(items, queue.now_ms())
     event_types = [_EVENT_OF.get(u.status or "", "workflow_run.updated") for u in updates]
     applied = zip(event_types, updates, results, strict=True)
-    retention = raw_ctx["settings"].retention_ms
+    retention = raw_ctx["settings"].retention.ms
     await fire_run_triggers(raw_ctx["redis"], rules_of(raw_ctx), applied, retention_ms=retention)
     return sum(r.changed for r in results)
