@@ -14,8 +14,9 @@ SECRETS = ("_KEY", "_KEYS", "_SECRETS", "_TOKEN")
 
 
 def test_each_variable_is_one_documented_field() -> None:
-    server, cli = env_names(Settings), env_names(CliSettings)
-    assert len(server) == 55 and len(cli) == 2 and not set(server) & set(cli)
+    names = [name for name, _, _ in [*walk(Settings), *walk(CliSettings)]]
+    assert len(names) == len(set(names)), "a variable read by two fields"
+    assert set(env_names(CliSettings)) == {"RELAY_URL", "RELAY_API_KEY"}
     for name, _, field in [*walk(Settings), *walk(CliSettings)]:
         assert name.isupper() and field.description, name
         if name.endswith(SECRETS):
