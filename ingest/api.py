@@ -45,6 +45,7 @@ class RouteSpec:
     query: Body = None
     content_type: str = "application/json"
     errors: tuple[int, ...] = field(default=())
+    deprecated: str = ""  # what replaces the route, when it is kept only as an alias
 
 
 class RouteBook(list[RouteSpec]):
@@ -67,10 +68,12 @@ def add(
     query: Body = None,
     errors: tuple[int, ...] = (),
     content_type: str = "application/json",
+    deprecated: str = "",
 ) -> None:
     """Serve `handler` at `route` ("GET /v1/x") and record its contract.
 
     `errors` lists error statuses beyond the auth's own; the summary is the handler's docstring.
+    `deprecated` marks an alias kept for a release and says what replaces it.
     """
     method, path = route.split(" ", 1)
     responses: dict[int, Body] = {status: ok}
@@ -87,6 +90,7 @@ def add(
         query,
         content_type,
         tuple(sorted({*_AUTH_ERRORS[auth], *errors})),
+        deprecated,
     )
     if SPECS not in app:
         app[SPECS] = RouteBook()

@@ -22,21 +22,21 @@ from relay_core.settings import Settings
 
 def create_app(settings: Settings | None = None) -> web.Application:
     settings = settings or Settings()
-    settings.require_webhook_secrets()
-    settings.require_api_keys()
+    settings.webhooks.require_secrets()
+    settings.web.require_api_keys()
     rules = load_rules(settings)  # an invalid rules file stops the web process too
     app = web.Application(
         middlewares=[error_middleware],
         client_max_size=max(
-            settings.webhook_max_body_bytes,
-            settings.api_max_body_bytes,
-            settings.batch_max_body_bytes,
-            settings.upload_max_bytes + 64 * 1024,  # the multipart framing around one file
+            settings.webhooks.max_body_bytes,
+            settings.web.api_max_body_bytes,
+            settings.batches.max_body_bytes,
+            settings.batches.upload_max_bytes + 64 * 1024,  # the multipart framing around one file
         )
         + 1,
     )
     app[SETTINGS] = settings
-    app[API_KEYS] = parse_keys(settings.relay_api_keys)  # a bad entry stops the process here
+    app[API_KEYS] = parse_keys(settings.web.api_keys)  # a bad entry stops the process here
     app[RULES] = rules
     app[GUARD] = Guard()
     app.cleanup_ctx.append(_redis_ctx)
@@ -47,17 +47,17 @@ def create_app(settings: Settings | None = None) -> web.Application:
 
 async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    redis = connect(settings.redis_url)
+    redis = connect(settings.redis.url)
     try:  # a server that cannot give the configured durability stops the process, one line
         ack = await check_server(
-            redis, settings.webhook_ack_durability, settings.webhook_ack_timeout_ms
+            redis, settings.webhooks.ack_durability, settings.webhooks.ack_timeout_ms
         )
     except BaseException:
         await redis.aclose()
         raise
     app[REDIS] = redis
-    app[SINK] = EventSink(redis, settings.event_dedupe_ttl_seconds, ack=ack)
-    app[RUNS] = RunStore(redis, settings.run_history_limit, settings.retention_ms)
+    app[SINK] = EventSink(redis, settings.webhooks.dedupe_ttl_seconds, ack=ack)
+    app[RUNS] = RunStore(redis, settings.runs.history_limit, settings.retention.ms)
     yield
     await app[SINK].close()
     await redis.aclose()

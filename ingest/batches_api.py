@@ -38,9 +38,9 @@ async def create_batch(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     # Big bodies are parsed and validated in slices (ingest.intake): the loop keeps
     # answering webhooks while a 100,000-file batch comes in.
-    raw = await read_body(request, settings.batch_max_body_bytes)
+    raw = await read_body(request, settings.batches.max_body_bytes)
     with gc_paused(len(raw)):
-        body = await parse_batch_body(raw, settings.batch_max_files)
+        body = await parse_batch_body(raw, settings.batches.max_files)
         del raw
         producer = Producer(request.app[REDIS], settings)
         scope = hashlib.sha256(key.secret).hexdigest()[:16]

@@ -87,7 +87,7 @@ async def deploy_rule(request: web.Request) -> web.Response:
         rule.deploy.provider,
         rule.deploy.workflow,
         rule.dry_run,
-        retention_ms=request.app[SETTINGS].retention_ms,
+        retention_ms=request.app[SETTINGS].retention.ms,
     )
     found = await deploys.get(request.app[REDIS], did)
     return json_response({"created": created, "deploy": found}, status=202 if created else 200)

@@ -51,7 +51,7 @@ async def _select(
         _text(n, v) for n, v in (("since", since), ("type", event_type), ("run", run))
     )
     now = queue.now_ms()
-    window = request.app[SETTINGS].event_log_ms or eventlog.HOUR_MS
+    window = request.app[SETTINGS].retention.event_log_ms or eventlog.HOUR_MS
     since_ms = eventlog.parse_since(since_s, now, window)
     return await eventlog.read(request.app[REDIS], since_ms, now, type_s, run_s)
 

@@ -57,7 +57,7 @@ async def upload_file(request: web.Request) -> web.Response:
     """Upload one file to Extend (skipped when the same content was uploaded before). The
     `file` part's filename (raw UTF-8, or filename*=UTF-8''...) names it, byte for byte."""
     require_api_key(request, "submit")
-    limit = request.app[SETTINGS].upload_max_bytes
+    limit = request.app[SETTINGS].batches.upload_max_bytes
     if not request.content_type.startswith("multipart/"):
         raise InvalidRequest("send multipart/form-data with a `file` part")
     try:

@@ -20,7 +20,7 @@ async def readyz(request: web.Request) -> web.Response:
     redis = request.app[REDIS]
     try:
         state = await request.app[GUARD].sample(redis)
-        if request.app[SETTINGS].webhook_ack_durability == "replica":
+        if request.app[SETTINGS].webhooks.ack_durability == "replica":
             replicas = int((await redis.info("replication")).get("connected_slaves", 0))
             if replicas < 1:
                 raise Unavailable(

@@ -30,7 +30,7 @@ async def metrics_view(request: web.Request) -> web.Response:
 
 
 def _check_token(request: web.Request) -> None:
-    token = request.app[SETTINGS].metrics_token
+    token = request.app[SETTINGS].web.metrics_token
     if token is None or not token.get_secret_value():
         return  # open by default: scrapers usually sit on the private network
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")

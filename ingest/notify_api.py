@@ -1,7 +1,9 @@
-"""Notifications out: standing subscriptions, their delivery attempts, the dead letters.
+"""Notifications out: standing subscriptions and their delivery attempts.
 
-A subscription's secret is answered once, at creation. Deleting one, and redriving dead
-letters, need the `admin` scope; creating one `submit`; reads `read`.
+A subscription's secret is answered once, at creation. Deleting one needs the `admin` scope;
+creating one `submit`; reads `read`. Dead deliveries are dead letters like any other
+(ingest.deadletters_api, kind `notification`); the two /v1/notifications/dead routes are
+deprecated aliases kept for one release.
 """
 
 from __future__ import annotations
@@ -20,11 +22,15 @@ from ingest.bodies import read_body
 from ingest.responses import json_response
 from relay_core.batches.models import describe
 from relay_core.errors import InvalidRequest
-from relay_core.notify import delivery, ssrf, store
+from relay_core.notify import dead, delivery, ssrf, store
 from relay_core.notify import events as ev
 
 MAX_BODY = 64 * 1024
 T = TypeVar("T", bound=BaseModel)
+ALIAS = (
+    "Deprecated alias of /v1/dead-letters?kind=notification{}, answering from the same store;"
+    " it goes in the next release."
+)
 
 
 async def _body(request: web.Request, model: type[T]) -> T:
@@ -41,7 +47,7 @@ async def create_subscription(request: web.Request) -> web.Response:
     """Subscribe a URL to notification events; the answer carries its secret, once."""
     key = require_api_key(request, "submit")
     body = await _body(request, m.SubscriptionRequest)
-    await ssrf.check_url_resolved(body.url, request.app[SETTINGS].callback_allowed_hosts)
+    await ssrf.check_url_resolved(body.url, request.app[SETTINGS].notify.allowed_hosts)
     events: list[str] = list(body.events) if body.events else list(ev.ALL_EVENTS)
     created = await store.create_subscription(request.app[REDIS], body.url, events, key.name)
     return json_response(created, status=201)
@@ -78,16 +84,16 @@ async def list_attempts(request: web.Request) -> web.Response:
 
 
 async def list_dead_letters(request: web.Request) -> web.Response:
-    """Notifications given up after their last attempt, newest first."""
+    """Notifications given up after their last attempt, newest first (deprecated alias)."""
     require_api_key(request, "read")
-    return json_response({"deadLetters": await delivery.dead_letters(request.app[REDIS])})
+    return json_response({"deadLetters": await dead.listing(request.app[REDIS])})
 
 
 async def redrive_dead_letters(request: web.Request) -> web.Response:
-    """Send dead letters again from their first attempt, with the same webhook-id."""
+    """Send dead notifications again, with the same webhook-id (deprecated alias)."""
     require_api_key(request, "admin")
     body = await _body(request, m.RedriveRequest)
-    count = await delivery.redrive(request.app[REDIS], body.deliveryIds)
+    count = await dead.redrive_ids(request.app[REDIS], body.deliveryIds)
     return json_response({"redriven": count})
 
 
@@ -129,6 +135,7 @@ def add_notify_routes(add: Callable[..., None]) -> None:
         list_dead_letters,
         "notification-dead-letters",
         m.NotificationDeadLetterList,
+        deprecated=ALIAS.format(""),
     )
     add(
         "POST /v1/notifications/dead/redrive",
@@ -137,4 +144,5 @@ def add_notify_routes(add: Callable[..., None]) -> None:
         m.NotificationRedriveAnswer,
         body=m.RedriveRequest,
         errors=(400, 413),
+        deprecated=ALIAS.format(" (POST /v1/dead-letters/redrive?kind=notification)"),
     )

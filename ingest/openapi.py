@@ -76,6 +76,9 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
         "parameters": _parameters(spec),
         "responses": _responses(spec),
     }
+    if spec.deprecated:
+        op["deprecated"] = True
+        op["description"] = spec.deprecated
     if spec.auth in _SECURITY:
         op["security"] = [{spec.auth: []}]
     if spec.body is not None:

@@ -56,7 +56,7 @@ async def batch_results(request: web.Request) -> web.StreamResponse:
         raise Unavailable(str(exc), code="not_configured") from None
     results = Results(
         redis,
-        ExtendRuns(client, found.get("dialect") or settings.extend_api_version),
+        ExtendRuns(client, found.get("dialect") or settings.platforms.extend.api_version),
         RateLimiter(redis, Limits.of(settings)),
     )
     files = int(found["files"])

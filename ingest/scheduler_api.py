@@ -40,7 +40,9 @@ async def get_queue(request: web.Request) -> web.Response:
         }
         for e in entries
     ]
-    return json_response({"filesPerMinute": settings.extend_files_per_minute, "batches": items})
+    return json_response(
+        {"filesPerMinute": settings.platforms.extend.files_per_minute, "batches": items}
+    )
 
 
 async def patch_batch(request: web.Request) -> web.Response:

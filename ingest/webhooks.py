@@ -30,13 +30,13 @@ async def extend_webhook(request: web.Request) -> web.Response:
 async def _receive(request: web.Request) -> web.Response:
     started = time.perf_counter()
     settings = request.app[SETTINGS]
-    body = await read_body(request, settings.webhook_max_body_bytes)
+    body = await read_body(request, settings.webhooks.max_body_bytes)
     try:
         signing.verify(
             request.headers,
             body,
-            settings.webhook_secret_bytes,
-            max_age_seconds=settings.webhook_max_age_seconds,
+            settings.webhooks.secret_bytes,
+            max_age_seconds=settings.webhooks.max_age_seconds,
         )
     except signing.SignatureError as exc:
         raise InvalidSignature(str(exc)) from None

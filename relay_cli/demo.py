@@ -17,12 +17,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import orjson
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from relay_cli.client import Client, Unreachable
 from relay_cli.localredis import PrivateRedis, free_port
 from relay_cli.stack import Child, start_relay, start_sandbox
 from relay_core.runs.status import BATCH_COUNTED
@@ -87,7 +87,7 @@ name = "auto {{rule}} {{batch_id}}"
 def configured_redis_url() -> str | None:
     """REDIS_URL when the environment sets it (not the settings' localhost default)."""
     settings = Settings()
-    return settings.redis_url if "redis_url" in settings.model_fields_set else None
+    return settings.redis.url if "url" in settings.redis.model_fields_set else None
 
 
 class Demo:
@@ -155,18 +155,17 @@ class Demo:
                 )
 
 
-async def wait_ready(session: aiohttp.ClientSession, demo: Demo, deadline: float) -> None:
+async def wait_ready(relay: Client, demo: Demo, deadline: float) -> None:
     while time.monotonic() < deadline:
         demo.check_alive()
-        with contextlib.suppress(aiohttp.ClientError):
-            async with session.get(demo.web_url + "/readyz") as resp:
-                if resp.status == 200:
-                    return
+        with contextlib.suppress(Unreachable):
+            if (await relay.call("GET", "/readyz", tries=1)).status == 200:
+                return
         await asyncio.sleep(0.1)
     raise RuntimeError("the web process did not become ready")
 
 
-async def submit(session: aiohttp.ClientSession, demo: Demo, files: int) -> dict[str, Any]:
+async def submit(relay: Client, demo: Demo, files: int) -> dict[str, Any]:
     body = {
         "workflowId": WORKFLOW,
         "version": "draft",
@@ -180,11 +179,12 @@ async def submit(session: aiohttp.ClientSession, demo: Demo, files: int) -> dict
             for i in range(files)
         ],
     }
-    async with session.post(demo.web_url + "/v1/batches", json=body) as resp:
-        data: dict[str, Any] = await resp.json()
-        if resp.status != 202:
-            raise RuntimeError(f"batch refused: {resp.status} {data}")
-        return data
+    status, data = await relay.call(
+        "POST", "/v1/batches", json=body, idempotency_key=f"relay-demo-{secrets.token_hex(8)}"
+    )
+    if status != 202:
+        raise RuntimeError(f"batch refused: {status} {data}")
+    return dict(data)
 
 
 class Reviewer:
@@ -194,11 +194,9 @@ class Reviewer:
         self.approved = 0
         self.rejected = 0
 
-    async def review(self, session: aiohttp.ClientSession, sandbox_url: str) -> None:
-        async with session.get(
-            sandbox_url + "/_sandbox/runs", params={"status": "NEEDS_REVIEW"}
-        ) as resp:
-            runs = (await resp.json()).get("runs", [])
+    async def review(self, sandbox: Client) -> None:
+        _, found = await sandbox.call("GET", "/_sandbox/runs", params={"status": "NEEDS_REVIEW"})
+        runs = found.get("runs", [])
         for run in runs:
             if self.rejected == 0:
                 path, payload = "reject", {"note": "Vendor name does not match the PO (demo)"}
@@ -206,11 +204,11 @@ class Reviewer:
             else:
                 path, payload = "approve", {}
                 self.approved += 1
-            await session.post(f"{sandbox_url}/_sandbox/runs/{run['id']}/{path}", json=payload)
+            await sandbox.call("POST", f"/_sandbox/runs/{run['id']}/{path}", json=payload)
 
 
 async def follow(
-    session: aiohttp.ClientSession, demo: Demo, batch_id: str, console: Console
+    relay: Client, sandbox: Client, demo: Demo, batch_id: str, console: Console
 ) -> dict[str, Any]:
     reviewer = Reviewer()
     progress = Progress(
@@ -229,44 +227,41 @@ async def follow(
         submitted = progress.add_task("submitted", total=demo.args.files, note="")
         while True:
             demo.check_alive()
-            async with session.get(f"{demo.web_url}/v1/batches/{batch_id}") as resp:
-                status = await resp.json()
+            status = (await relay.call("GET", f"/v1/batches/{batch_id}")).body
             for name, task in tasks.items():
                 progress.update(task, completed=status.get("runs", {}).get(name, 0))
             sent = demo.args.files - int(status.get("notSubmitted", 0))
             chunks = status.get("chunks", {})
             note = f"chunks {chunks.get('submitted', 0)}/{chunks.get('total', 0)}"
-            waits = await rate_limit_waits(session, demo)
+            waits = await rate_limit_waits(relay)
             if waits is not None:
                 note += f", rate-limit waits {waits:.0f}"
             progress.update(submitted, completed=sent, note=note)
             if status.get("state") in ("completed", "cancelled"):
                 break
-            await reviewer.review(session, demo.sandbox_url)
+            await reviewer.review(sandbox)
             await asyncio.sleep(0.25)
     status["_reviews"] = {"approved": reviewer.approved, "rejected": reviewer.rejected}
     return status
 
 
-async def rate_limit_waits(session: aiohttp.ClientSession, demo: Demo) -> float | None:
-    with contextlib.suppress(aiohttp.ClientError):
-        async with session.get(demo.web_url + "/metrics") as resp:
-            if resp.status != 200:
-                return None
-            total = 0.0
-            for line in (await resp.text()).splitlines():
-                if line.startswith("relay_rate_limit_waits_total"):
-                    total += float(line.rsplit(" ", 1)[1])
-            return total
+async def rate_limit_waits(relay: Client) -> float | None:
+    with contextlib.suppress(Unreachable):
+        status, text = await relay.call("GET", "/metrics", tries=1)
+        if status != 200:
+            return None
+        total = 0.0
+        for line in str(text).splitlines():
+            if line.startswith("relay_rate_limit_waits_total"):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
     return None
 
 
-async def wait_deploys(
-    session: aiohttp.ClientSession, demo: Demo, batch_id: str, deadline: float
-) -> list[dict[str, Any]]:
+async def wait_deploys(relay: Client, batch_id: str, deadline: float) -> list[dict[str, Any]]:
     while time.monotonic() < deadline:
-        async with session.get(f"{demo.web_url}/v1/batches/{batch_id}") as resp:
-            deploys: list[dict[str, Any]] = (await resp.json()).get("deploys", [])
+        _, found = await relay.call("GET", f"/v1/batches/{batch_id}")
+        deploys: list[dict[str, Any]] = found.get("deploys", [])
         if any(d.get("status") in FINAL_DEPLOY_STATES for d in deploys):
             return deploys
         await asyncio.sleep(0.25)
@@ -311,18 +306,15 @@ def summary(
 
 
 async def scenario(demo: Demo, console: Console) -> int:
-    headers = {"Authorization": f"Bearer {API_KEY}"}
-    async with aiohttp.ClientSession(
-        headers=headers, timeout=aiohttp.ClientTimeout(total=30)
-    ) as session:
-        await wait_ready(session, demo, time.monotonic() + 60)
+    async with Client(demo.web_url, API_KEY) as relay, Client(demo.sandbox_url) as sandbox:
+        await wait_ready(relay, demo, time.monotonic() + 60)
         started = time.monotonic()
-        created = await submit(session, demo, demo.args.files)
+        created = await submit(relay, demo, demo.args.files)
         console.print(
             f"batch [bold]{created['batchId']}[/]: {created['files']} files in {created['chunks']} chunks"
         )
-        status = await follow(session, demo, created["batchId"], console)
-        deploys = await wait_deploys(session, demo, created["batchId"], time.monotonic() + 60)
+        status = await follow(relay, sandbox, demo, created["batchId"], console)
+        deploys = await wait_deploys(relay, created["batchId"], time.monotonic() + 60)
         summary(console, status, deploys, time.monotonic() - started)
         ok = status.get("state") == "completed" and any(
             d.get("status") == "deployed" for d in deploys

@@ -7,13 +7,12 @@ touches Redis, so it shows exactly what the API answers.
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import Any
 
 import orjson
 
-from relay_cli.client import call, failed
-from relay_cli.config import client_settings
+from relay_cli import client
+from relay_cli.config import relay_client
 
 COLUMNS = ("id", "status", "provider", "target", "version", "detail", "createdAt")
 
@@ -50,11 +49,13 @@ def _list_args(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_deploys(args: argparse.Namespace) -> int:
-    settings = client_settings("deploys")
+    relay = relay_client("deploys")
     method, path, params, body = _request(args)
-    status, answer = asyncio.run(call(settings, method, path, params, body))
+    # With a subject, a repeated run or rollback deploys once: safe to send again.
+    safe = isinstance(body, dict) and "subject" in body
+    status, answer = client.run(relay, method, path, params=params, json=body, safe=safe)
     if status >= 400:
-        return failed(status, answer)
+        return client.failed(status, answer)
     print(
         orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode()
         if args.json

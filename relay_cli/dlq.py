@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import Any
 
 import orjson
 
-from relay_cli.client import call, failed
-from relay_cli.config import client_settings
+from relay_cli import client
+from relay_cli.config import relay_client
 from relay_cli.deploys import table
 from relay_core.settings import ConfigError
 
@@ -52,11 +51,11 @@ def request(args: argparse.Namespace) -> tuple[str, str, dict[str, str]]:
 
 
 def cmd_dlq(args: argparse.Namespace) -> int:
-    settings = client_settings("dlq")
+    relay = relay_client("dlq")
     method, path, params = request(args)
-    status, answer = asyncio.run(call(settings, method, path, params, None))
+    status, answer = client.run(relay, method, path, params=params)
     if status >= 400:
-        return failed(status, answer)
+        return client.failed(status, answer)
     print(
         orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode()
         if args.json

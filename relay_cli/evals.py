@@ -6,14 +6,13 @@ A thin client of the /v1 API (RELAY_URL, RELAY_API_KEY), like `relay deploys`.
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
 
-from relay_cli.client import call, failed
-from relay_cli.config import client_settings
+from relay_cli import client
+from relay_cli.config import relay_client
 from relay_cli.deploys import table
 
 WORST_SHOWN = 10
@@ -32,14 +31,14 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_evals(args: argparse.Namespace) -> int:
-    settings = client_settings("evals")
+    relay = relay_client("evals")
     if args.action == "show":
         path, params = f"/v1/evals/{args.eval_id}", {}
     else:
         path, params = "/v1/evals", {"limit": str(args.limit)}
-    status, answer = asyncio.run(call(settings, "GET", path, params, None))
+    status, answer = client.run(relay, "GET", path, params=params)
     if status >= 400:
-        return failed(status, answer)
+        return client.failed(status, answer)
     if args.json:
         print(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode())
     elif args.action == "show":

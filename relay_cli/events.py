@@ -7,13 +7,12 @@ the same apply job; replaying leaves the state as it was, or repairs it after an
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import Any
 
 import orjson
 
-from relay_cli.client import call, failed
-from relay_cli.config import client_settings
+from relay_cli import client
+from relay_cli.config import relay_client
 from relay_cli.deploys import table
 
 
@@ -44,11 +43,12 @@ def request(args: argparse.Namespace) -> tuple[str, str, dict[str, str], Any]:
 
 
 def cmd_events(args: argparse.Namespace) -> int:
-    settings = client_settings("events")
+    relay = relay_client("events")
     method, path, params, body = request(args)
-    status, answer = asyncio.run(call(settings, method, path, params, body))
+    # A replay re-applies logged events through the idempotent apply job: safe to send again.
+    status, answer = client.run(relay, method, path, params=params, json=body, safe=True)
     if status >= 400:
-        return failed(status, answer)
+        return client.failed(status, answer)
     if args.json:
         print(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode())
     elif args.action == "replay":

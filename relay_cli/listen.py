@@ -15,16 +15,13 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-import aiohttp
 import orjson
 from aiohttp import web
 
-from relay_cli.client import failed
-from relay_cli.config import client_settings
-from relay_cli.submit import _call
+from relay_cli.client import Client, Unreachable, failed
+from relay_cli.config import relay_client
 from relay_core.notify.events import ALL_EVENTS
 from relay_core.notify.signing import SignatureError, verify
-from relay_core.settings import Settings
 
 
 def add_parser(sub: Any) -> None:
@@ -47,12 +44,12 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_listen(args: argparse.Namespace) -> int:
-    settings = client_settings("listen")
+    relay = relay_client("listen")
     events = [e.strip() for e in args.events.split(",") if e.strip()]
     with contextlib.suppress(KeyboardInterrupt):
         return asyncio.run(
             listen(
-                settings,
+                relay,
                 args.port,
                 events,
                 url=args.url,
@@ -98,7 +95,7 @@ class Listener:
 
 
 async def listen(
-    settings: Settings,
+    relay: Client,
     port: int,
     events: list[str],
     *,
@@ -117,10 +114,10 @@ async def listen(
     await web.TCPSite(runner, "127.0.0.1", port).start()
     bound = runner.addresses[0][1]
     target = url or f"http://127.0.0.1:{bound}/"
-    async with aiohttp.ClientSession() as http:
+    async with relay:
         try:
-            status, sub = await _call(
-                http, settings, "POST", "/v1/subscriptions", {"url": target, "events": events}
+            status, sub = await relay.call(
+                "POST", "/v1/subscriptions", json={"url": target, "events": events}
             )
             if status >= 400:
                 return failed(status, sub)
@@ -137,15 +134,13 @@ async def listen(
             return 0
         finally:
             if listener.secret and not keep:
-                await _unsubscribe(http, settings, sub["id"], out)
+                await _unsubscribe(relay, sub["id"], out)
             await runner.cleanup()
 
 
-async def _unsubscribe(
-    http: aiohttp.ClientSession, settings: Settings, sub_id: str, out: TextIO
-) -> None:
-    with contextlib.suppress(aiohttp.ClientError):
-        status, _ = await _call(http, settings, "DELETE", f"/v1/subscriptions/{sub_id}")
+async def _unsubscribe(relay: Client, sub_id: str, out: TextIO) -> None:
+    with contextlib.suppress(Unreachable):
+        status, _ = await relay.call("DELETE", f"/v1/subscriptions/{sub_id}")
         if status >= 400:
             print(
                 f"could not delete {sub_id} (HTTP {status}): delete it with an admin key",

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from relay_cli import demo, deploys, dlq, evals, events, listen, queue, results, submit
+from relay_cli.client import Unreachable
 from relay_cli.config import load_settings
 from relay_core.settings import ConfigError, Settings
 
@@ -46,9 +47,9 @@ def cmd_web(args: argparse.Namespace) -> int:
     from relay_core.logs import setup_logging
 
     settings = load_settings()
-    setup_logging(settings.log_format, settings.log_level)
-    port = args.port or settings.port
-    if settings.web_concurrency > 1 and not args.reuse_port:
+    setup_logging(settings.logs.format, settings.logs.level)
+    port = args.port or settings.web.port
+    if settings.web.concurrency > 1 and not args.reuse_port:
         return serve_with_children(settings, args.host, port)
     _use_uvloop()
     app = create_app(settings)  # settings and rules first: a config error never waits on Redis
@@ -75,22 +76,22 @@ def serve_with_children(settings: Settings, host: str, port: int) -> int:
     from relay_core.redis.client import connect
     from relay_core.redis.durability import check_server
 
-    settings.require_webhook_secrets()
-    settings.require_api_keys()
+    settings.webhooks.require_secrets()
+    settings.web.require_api_keys()
     load_rules(settings)
 
     async def check() -> None:
-        redis = connect(settings.redis_url)
+        redis = connect(settings.redis.url)
         try:
             await check_server(
-                redis, settings.webhook_ack_durability, settings.webhook_ack_timeout_ms
+                redis, settings.webhooks.ack_durability, settings.webhooks.ack_timeout_ms
             )
         finally:
             await redis.aclose()
 
     asyncio.run(check())
     _check_redis(settings)
-    return Supervisor(settings.web_concurrency, host, port).run()
+    return Supervisor(settings.web.concurrency, host, port).run()
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -101,7 +102,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = load_settings()
     if args.check:
         return check_health(settings)
-    setup_logging(settings.log_format, settings.log_level)
+    setup_logging(settings.logs.format, settings.logs.level)
     load_rules(settings)  # a config error stops the worker before it tries Redis
     _check_redis(settings)
     _use_uvloop()
@@ -172,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except RedisConnectionError as exc:  # down, or refusing us (a TLS certificate): one line
         print(f"relay: cannot connect to the Redis of REDIS_URL: {exc}", file=sys.stderr)
+        return 1
+    except Unreachable as exc:  # RELAY_URL, after the client's retries
+        print(f"relay: {exc}", file=sys.stderr)
         return 1
 
 

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from typing import Any
 
-import aiohttp
 from rich.console import Console
 from rich.table import Table
 
-from relay_cli.client import failed
-from relay_cli.submit import _call, _settings
+from relay_cli import client
+from relay_cli.config import relay_client
 
 
 def add_parser(sub: Any) -> None:
@@ -21,15 +19,9 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_queue(args: argparse.Namespace) -> int:
-    return asyncio.run(_queue())
-
-
-async def _queue() -> int:
-    settings = _settings()
-    async with aiohttp.ClientSession() as http:
-        status, answer = await _call(http, settings, "GET", "/v1/queue")
+    status, answer = client.run(relay_client("queue"), "GET", "/v1/queue")
     if status >= 400:
-        return failed(status, answer)
+        return client.failed(status, answer)
     table = Table(title=f"send queue ({answer['filesPerMinute']} files/min)")
     for name in ("batch", "producer", "priority", "weight", "share", "files left", "eta"):
         table.add_column(name, justify="right" if name != "batch" else "left")

@@ -20,8 +20,8 @@ import orjson
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from relay_cli.config import client_settings
-from relay_core.settings import Settings
+from relay_cli.client import Client, Unreachable, failed, read_body
+from relay_cli.config import relay_client
 
 FIXED = ("fileIndex", "file", "name", "runId", "status", "reviewed", "failureReason")
 
@@ -37,15 +37,15 @@ def add_parser(sub: Any) -> None:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    settings = client_settings("results")
+    relay = relay_client("results")
     out = Path(args.output)
     as_csv = out.suffix.lower() == ".csv"
     lines_path = out.with_name(out.name + ".jsonl") if as_csv else out
     if args.restart:
         lines_path.unlink(missing_ok=True)
     try:
-        code = asyncio.run(export(settings, args.batch, lines_path))
-    except (OSError, aiohttp.ClientError) as exc:
+        code = asyncio.run(export(relay, args.batch, lines_path))
+    except (OSError, aiohttp.ClientError, Unreachable) as exc:
         print(f"relay: {exc} (run the same command again to resume)", file=sys.stderr)
         return 1
     if code == 0 and as_csv:
@@ -70,23 +70,12 @@ def resume_point(path: Path) -> int:
     return int(orjson.loads(last)["fileIndex"]) + 1
 
 
-async def export(settings: Settings, batch_id: str, path: Path) -> int:
+async def export(relay: Client, batch_id: str, path: Path) -> int:
     cursor = resume_point(path)
-    key = settings.relay_api_key.get_secret_value() if settings.relay_api_key else ""
-    url = f"{settings.relay_url.rstrip('/')}/v1/batches/{batch_id}/results"
-    headers = {"Authorization": f"Bearer {key}"}
-    timeout = aiohttp.ClientTimeout(total=None, sock_read=300)
-    async with (
-        aiohttp.ClientSession(timeout=timeout) as http,
-        http.get(url, params={"cursor": str(cursor)}, headers=headers) as resp,
-    ):
+    route = f"/v1/batches/{batch_id}/results"
+    async with relay, relay.stream(route, {"cursor": str(cursor)}) as resp:
         if resp.status >= 400:
-            error = (await resp.json(content_type=None)).get("error", {})
-            print(
-                f"relay: HTTP {resp.status} {error.get('code')}: {error.get('message')}",
-                file=sys.stderr,
-            )
-            return 1
+            return failed(resp.status, await read_body(resp))
         total = int(resp.headers.get("X-Relay-Files", "0"))
         await _write(resp, path, cursor, total)
     return 0

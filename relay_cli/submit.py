@@ -10,15 +10,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import uuid
 from typing import Any
 
-import aiohttp
 import orjson
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 
-from relay_cli.client import failed
-from relay_cli.config import load_settings
+from relay_cli.client import Client, Unreachable, failed
+from relay_cli.config import relay_client
 from relay_cli.upload import (
     UploadFailed,
     id_entries,
@@ -27,7 +27,6 @@ from relay_cli.upload import (
     upload_all,
     warn_same_names,
 )
-from relay_core.settings import ConfigError, Settings
 
 STATUSES = ("PENDING", "PROCESSING", "NEEDS_REVIEW", "PROCESSED", "FAILED", "REJECTED", "CANCELLED")
 POLL_SECONDS = 1.0
@@ -66,13 +65,6 @@ def add_parser(sub: Any) -> None:
     status.set_defaults(run=cmd_status)
 
 
-def _settings() -> Settings:
-    settings = load_settings()
-    if settings.relay_api_key is None:
-        raise ConfigError("RELAY_API_KEY is not set: `relay submit`/`status` call the /v1 API")
-    return settings
-
-
 def _head(args: argparse.Namespace) -> dict[str, Any]:
     body: dict[str, Any] = {"workflowId": args.workflow}
     if args.version is not None:
@@ -91,7 +83,7 @@ def _head(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
-    settings = _settings()
+    relay = relay_client("submit")
     try:
         head = _head(args)
         entries, local = sort_inputs(args.inputs)
@@ -108,8 +100,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        return asyncio.run(_submit(settings, head, entries, local, args))
-    except UploadFailed as exc:
+        return asyncio.run(_submit(relay, head, entries, local, args))
+    except (UploadFailed, Unreachable) as exc:
         print(
             f"relay: upload failed: {exc} (run the same command again to resume)", file=sys.stderr
         )
@@ -117,49 +109,43 @@ def cmd_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    return asyncio.run(_status(_settings(), args.batch, args.watch))
-
-
-async def _call(
-    http: aiohttp.ClientSession, settings: Settings, method: str, path: str, body: Any = None
-) -> tuple[int, Any]:
-    key = settings.relay_api_key.get_secret_value() if settings.relay_api_key else ""
-    url = settings.relay_url.rstrip("/") + path
-    async with http.request(
-        method, url, json=body, headers={"Authorization": f"Bearer {key}"}
-    ) as resp:
-        return resp.status, await resp.json(content_type=None)
+    return asyncio.run(_status(relay_client("status"), args.batch, args.watch))
 
 
 async def _submit(
-    settings: Settings,
+    relay: Client,
     head: dict[str, Any],
     entries: list[dict[str, Any]],
     local: list[tuple[Any, str]],
     args: argparse.Namespace,
 ) -> int:
-    async with aiohttp.ClientSession() as http:
-        ids = await upload_all(http, settings, local, max(1, args.concurrency))
+    async with relay:
+        ids = await upload_all(relay, local, max(1, args.concurrency))
         files = [
             {"id": ids[e["upload"]], "name": local[e["upload"]][1]} if "upload" in e else e
             for e in entries
         ]
-        status, answer = await _call(
-            http, settings, "POST", "/v1/batches", {**head, "files": files}
+        # One key per command: a batch POST retried after a lost answer creates one batch.
+        status, answer = await relay.call(
+            "POST",
+            "/v1/batches",
+            json={**head, "files": files},
+            idempotency_key=f"relay-submit-{uuid.uuid4()}",
+            transfer=True,
         )
         if status >= 400:
             return failed(status, answer)
         print(answer["batchId"], flush=True)
         if answer.get("callbackSecret"):
             print(f"callback secret: {answer['callbackSecret']}", file=sys.stderr, flush=True)
-        return await _watch(http, settings, answer["batchId"]) if args.wait else 0
+        return await _watch(relay, answer["batchId"]) if args.wait else 0
 
 
-async def _status(settings: Settings, batch_id: str, watch: bool) -> int:
-    async with aiohttp.ClientSession() as http:
+async def _status(relay: Client, batch_id: str, watch: bool) -> int:
+    async with relay:
         if watch:
-            return await _watch(http, settings, batch_id)
-        status, view = await _call(http, settings, "GET", f"/v1/batches/{batch_id}")
+            return await _watch(relay, batch_id)
+        status, view = await relay.call("GET", f"/v1/batches/{batch_id}")
         if status >= 400:
             return failed(status, view)
         _print_view(view)
@@ -186,14 +172,14 @@ def _show_sending(progress: Progress, bars: dict[str, Any], view: dict[str, Any]
     progress.update(bars["SENT"], completed=view["files"] - view["queued"], description=label)
 
 
-async def _watch(http: aiohttp.ClientSession, settings: Settings, batch_id: str) -> int:
+async def _watch(relay: Client, batch_id: str) -> int:
     """A live bar per status until the batch completes; exit 0 unless a file did not succeed."""
     console = Console(stderr=True)
     columns = (TextColumn("{task.description:<13}"), BarColumn(), TextColumn("{task.completed:>7}"))
     with Progress(*columns, console=console, transient=False) as progress:
         bars: dict[str, Any] = {}
         while True:
-            status, view = await _call(http, settings, "GET", f"/v1/batches/{batch_id}")
+            status, view = await relay.call("GET", f"/v1/batches/{batch_id}")
             if status >= 400:
                 return failed(status, view)
             counts = {**view["runs"], "NOT SUBMITTED": view["notSubmitted"]}

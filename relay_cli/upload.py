@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +19,12 @@ import aiohttp
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from relay_cli.client import Client, Unreachable, message
 from relay_core.batches.filenames import file_form
 from relay_core.batches.uploads import GLOB_CHARS, expand, sha256_of
-from relay_core.settings import Settings
 
 URL_LIST_SUFFIXES = (".txt", ".urls", ".list")
 LOOKUP_SLICE = 1000
-TRIES = 5
 
 
 class UploadFailed(Exception):
@@ -86,12 +87,7 @@ def text_entries(paths: list[str]) -> list[dict[str, Any]]:
     return [{"text": Path(p).read_text(encoding="utf-8"), "name": Path(p).name} for p in paths]
 
 
-async def upload_all(
-    http: aiohttp.ClientSession,
-    settings: Settings,
-    files: list[tuple[Path, str]],
-    concurrency: int,
-) -> list[str]:
+async def upload_all(relay: Client, files: list[tuple[Path, str]], concurrency: int) -> list[str]:
     """The Extend file id of each local file, uploading those the relay has not seen."""
     if not files:
         return []
@@ -99,9 +95,15 @@ async def upload_all(
     known: dict[str, str] = {}
     for start in range(0, len(hashes), LOOKUP_SLICE):
         part = hashes[start : start + LOOKUP_SLICE]
-        status, answer = await _json(http, settings, "/v1/files/lookup", {"sha256": part})
+        # A lookup only reads: safe to send again.
+        try:
+            status, answer = await relay.call(
+                "POST", "/v1/files/lookup", json={"sha256": part}, safe=True
+            )
+        except Unreachable as exc:
+            raise UploadFailed(str(exc)) from exc
         if status >= 400:
-            raise UploadFailed(_message(status, answer))
+            raise UploadFailed(message(status, answer))
         known.update(answer["files"])
     # One upload per distinct content, even when it is named twice.
     todo: dict[str, int] = {}
@@ -115,7 +117,7 @@ async def upload_all(
 
         async def one(digest: str, i: int) -> None:
             async with gate:
-                known[digest] = await _upload(http, settings, files[i], digest)
+                known[digest] = await _upload(relay, files[i], digest)
             progress.advance(bar)
 
         await asyncio.gather(*(one(d, i) for d, i in todo.items()))
@@ -125,41 +127,26 @@ async def upload_all(
     return ids
 
 
-async def _upload(
-    http: aiohttp.ClientSession, settings: Settings, file: tuple[Path, str], digest: str
-) -> str:
+async def _upload(relay: Client, file: tuple[Path, str], digest: str) -> str:
     path, name = file
-    url = settings.relay_url.rstrip("/") + "/v1/files"
-    for attempt in range(TRIES):
-        try:
-            with path.open("rb") as f:
-                async with http.post(
-                    url, data=file_form(f, name), params={"sha256": digest}, headers=_auth(settings)
-                ) as resp:
-                    status, answer = resp.status, await resp.json(content_type=None)
-        except aiohttp.ClientError as exc:
-            status, answer = 0, {"error": {"code": "connection", "message": str(exc)}}
-        if status == 200:
-            return str(answer["id"])
-        if status not in (0, 429, 503) or attempt == TRIES - 1:
-            raise UploadFailed(f"{name}: {_message(status, answer)}")
-        await asyncio.sleep(min(30.0, 2.0**attempt))
-    raise AssertionError("unreachable")
 
+    @contextmanager
+    def form() -> Iterator[aiohttp.MultipartWriter]:
+        with path.open("rb") as f:
+            yield file_form(f, name)
 
-async def _json(
-    http: aiohttp.ClientSession, settings: Settings, path: str, body: Any
-) -> tuple[int, Any]:
-    url = settings.relay_url.rstrip("/") + path
-    async with http.post(url, json=body, headers=_auth(settings)) as resp:
-        return resp.status, await resp.json(content_type=None)
-
-
-def _auth(settings: Settings) -> dict[str, str]:
-    key = settings.relay_api_key.get_secret_value() if settings.relay_api_key else ""
-    return {"Authorization": f"Bearer {key}"}
-
-
-def _message(status: int, answer: Any) -> str:
-    error = answer.get("error", {}) if isinstance(answer, dict) else {}
-    return f"HTTP {status} {error.get('code')}: {error.get('message')}"
+    # Uploads are kept by content (sha256): sending one again stores it once.
+    try:
+        status, answer = await relay.call(
+            "POST",
+            "/v1/files",
+            params={"sha256": digest},
+            body=form,
+            safe=True,
+            transfer=True,
+        )
+    except Unreachable as exc:
+        raise UploadFailed(f"{name}: {exc}") from exc
+    if status != 200:
+        raise UploadFailed(f"{name}: {message(status, answer)}")
+    return str(answer["id"])

@@ -221,7 +221,7 @@ def family_of(key: str) -> str:
 DURABILITY_MARK = PREFIX + "durability:mark"
 
 
-# Notifications out (relay_core.notify): subscriptions, deliveries, attempts, dead letters.
+# Notifications out (relay_core.notify): subscriptions, deliveries, attempts, in-flight slots.
 NOTIFY = PREFIX + "notify:"
 NOTIFY_SUB = NOTIFY + "sub:"  # + subscription id -> hash: url, secret, events, enabled, ...
 NOTIFY_SUBS = NOTIFY + "subs"  # sorted set subscription id by creation time (listing)
@@ -229,7 +229,9 @@ NOTIFY_ROUTES = NOTIFY + "routes"  # hash enabled subscription id -> its events 
 NOTIFY_MSG = NOTIFY + "msg:"  # + message id -> "1" once its deliveries exist (emit dedupe)
 NOTIFY_DELIVERY = NOTIFY + "dlv:"  # + delivery id -> hash: message, destination, state, body
 NOTIFY_ATTEMPTS = NOTIFY + "attempts:"  # + destination -> list of attempt JSON, newest first
-NOTIFY_DEAD = NOTIFY + "dead"  # sorted set delivery id by the time it was given up
+# Earlier releases' notification-only dead list (delivery id by the time it was given up): read
+# once by relay_core.notify.dead.migrate_legacy into the one dead-letter store, then deleted.
+NOTIFY_DEAD = NOTIFY + "dead"
 NOTIFY_FLIGHT = NOTIFY + "flight:"  # + destination -> sorted set token by lease expiry (ms)
 
 

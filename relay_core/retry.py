@@ -63,10 +63,10 @@ REDIS_OUTAGE = Backoff(0.1, 5.0)
 
 
 def chunk_send(settings: Settings) -> Policy:
-    backoff = Backoff(settings.extend_retry_base_seconds, settings.extend_retry_max_seconds, 0.05)
-    return Policy(settings.extend_submit_max_attempts, backoff)
+    backoff = Backoff(settings.batches.retry_base_seconds, settings.batches.retry_max_seconds, 0.05)
+    return Policy(settings.batches.submit_max_attempts, backoff)
 
 
 def deploy(settings: Settings) -> Policy:
-    backoff = Backoff(settings.deploy_retry_base_seconds, settings.deploy_retry_max_seconds)
-    return Policy(settings.deploy_max_attempts, backoff)
+    backoff = Backoff(settings.deploys.retry_base_seconds, settings.deploys.retry_max_seconds)
+    return Policy(settings.deploys.max_attempts, backoff)

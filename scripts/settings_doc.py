@@ -18,10 +18,10 @@ import annotated_types
 from pydantic import AliasChoices, BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
+from relay_cli.config import CliSettings
 from relay_core.settings import Settings
 
 # The `relay` commands that call a running relay read these; the server never does.
-CLI_VARIABLES = frozenset({"RELAY_URL", "RELAY_API_KEY"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,14 +47,12 @@ SECTIONS = (
         "Server",
         "Read by `relay web` and `relay worker` (and `relay demo`, which starts both).",
         Settings,
-        skip=CLI_VARIABLES,
     ),
     Section(
         "CLI",
         "Read by the `relay` commands that call a running relay's `/v1` API (`submit`, `status`, "
         "`queue`, `results`, `listen`, `deploys`, `evals`, `dlq`, `events`).",
-        Settings,
-        only=CLI_VARIABLES,
+        CliSettings,
     ),
 )
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -19,6 +17,7 @@ from relay_core.settings import ConfigError
 from tests.conftest import make_settings
 from tests.support.redis_server import RedisServer
 from tests.support.signing import event, extend_headers, run_payload
+from tests.support.wait import until, until_sync
 from tests.test_startup import relay
 
 
@@ -29,11 +28,12 @@ def delivery(event_id: str) -> tuple[bytes, dict[str, str]]:
 
 def wait_replica_up(replica: RedisServer) -> None:
     client = sync_redis.Redis.from_url(replica.url)
-    deadline = time.monotonic() + 15
     try:
-        while client.info("replication").get("master_link_status") != "up":
-            assert time.monotonic() < deadline, "the replica did not sync"
-            time.sleep(0.02)
+        until_sync(
+            lambda: client.info("replication").get("master_link_status") == "up",
+            within=15,
+            what="the replica synced",
+        )
     finally:
         client.close()
 
@@ -181,11 +181,10 @@ async def test_a_wait_that_times_out_answers_503_never_200(plain_server: RedisSe
 
 async def _until_not_ready(client: Any) -> None:
     """/readyz says no_replica once the primary has dropped the killed replica."""
-    deadline = time.monotonic() + 15
-    while True:
-        resp = await client.get("/readyz")
-        if resp.status == 503:
-            assert (await resp.json())["error"]["code"] == "no_replica"
-            return
-        assert time.monotonic() < deadline, "readyz stayed ready without a replica"
-        await asyncio.sleep(0.05)
+    resp = await until(
+        lambda: client.get("/readyz"),
+        within=15,
+        what="/readyz not ready without a replica",
+        accept=lambda resp: resp.status == 503,
+    )
+    assert (await resp.json())["error"]["code"] == "no_replica"

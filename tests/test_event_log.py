@@ -17,9 +17,10 @@ from relay_core import keys
 from relay_core.redis import queue
 from relay_core.runs.store import RunStore
 from relay_core.settings import Settings
-from tests.batches.support import WF, files, jobs_in_progress, sandbox_config, stack, wait_for
+from tests.batches.support import WF, files, jobs_in_progress, sandbox_config, stack
 from tests.conftest import API_KEY, auth, run_worker_burst
 from tests.support.signing import event, extend_headers, run_payload
+from tests.support.wait import until
 from tests.test_retention import RULES, STEPS, TARGET
 
 # Counters of traffic and the log itself are not state a replay must leave alone.
@@ -75,7 +76,7 @@ async def test_replaying_the_whole_loop_leaves_the_state_exactly_as_it_was(
             queued = await redis.zcard(queue.QUEUE)
             return deployed == b"deployed" and queued == 0 and not await jobs_in_progress(redis)
 
-        await wait_for(idle)
+        await until(idle)
         await st.deliveries_idle()
         status, listing = await st.call("GET", "/v1/events?since=1h&limit=1000")
         assert status == 200 and len(listing["events"]) >= 60, listing
@@ -88,7 +89,7 @@ async def test_replaying_the_whole_loop_leaves_the_state_exactly_as_it_was(
 
         status, answer = await st.call("POST", "/v1/events/replay", {"since": "1h"})
         assert status == 202 and answer["events"] == len(listing["events"]), answer
-        await wait_for(idle)
+        await until(idle)
         after = await state(redis)
     changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
     assert changed == set(), f"a replay changed: {sorted(changed)[:10]}"

@@ -16,9 +16,9 @@ from relay_core import keys
 from relay_core.redis import queue
 from relay_core.runs.store import RunStore
 from relay_core.settings import Settings
-from tests.batches.support import wait_for
 from tests.conftest import run_worker_burst
 from tests.support.signing import event, extend_headers, run_payload
+from tests.support.wait import until
 from worker.app import build_worker
 from worker.runs.sweep import requeue_orphan_groups
 
@@ -46,7 +46,7 @@ async def test_an_apply_that_redis_refuses_is_retried_then_applied(
         async def retried() -> bool:
             return any("retrying in" in r.getMessage() for r in caplog.records)
 
-        await wait_for(retried)
+        await until(retried)
         await redis.delete(keys.run(RUN))  # the fault is gone before the retry runs
         await asyncio.wait_for(task, 30)
     finally:
@@ -75,7 +75,7 @@ async def test_a_group_whose_job_is_gone_gets_it_back_from_reconcile(
     assert await run_worker_burst(settings) == 0
     assert await RunStore(redis).get(run_id) is None
 
-    pool = await queue.arq_pool(settings.redis_url)
+    pool = await queue.arq_pool(settings.redis.url)
     try:
         await pool.enqueue_job(queue.RECONCILE)
     finally:

@@ -338,7 +338,7 @@ SAMPLES: dict[str, tuple[dict[str, Any], dict[str, Any], Any]] = {
     ),
     "NOTIFY_REDRIVE": (
         {n: f"t:{n}" for n in scripts.NOTIFY_REDRIVE.key_names},
-        {"delivery_id": "d", "now": 1, "job": "{}", "job_id": "j"},
+        {"now": 1, "job": "{}", "job_id": "j"},
         0,
     ),
     "NOTIFY_TAKE_SLOT": (

@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import tomllib
 import urllib.request
 from pathlib import Path
@@ -18,12 +17,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from relay_core.settings import Settings
+from relay_cli.config import CliSettings
+from relay_core.settings import Settings, env_names
 from tests.support.procs import ROOT
+from tests.support.wait import until_sync
 
 DEPLOY = ROOT / "deploy"
 BIN = Path(sys.executable).parent
-SETTING_NAMES = {str(f.validation_alias) for f in Settings.model_fields.values()}
+SETTING_NAMES = set(env_names(Settings)) | set(env_names(CliSettings))
 
 
 def procfile() -> dict[str, str]:
@@ -119,15 +120,6 @@ def ready(port: int) -> bool:
         return False
 
 
-def wait_for(condition: object, seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not met before the deadline")
-
-
 def test_honcho_starts_web_and_worker_from_env_example(
     tmp_path: Path, redis_url: str, redis: object
 ) -> None:
@@ -145,9 +137,9 @@ def test_honcho_starts_web_and_worker_from_env_example(
         start_new_session=True,
     )
     try:
-        wait_for(lambda: ready(port) or honcho.poll() is not None)
+        until_sync(lambda: ready(port) or honcho.poll() is not None, every=0.1, what="web ready")
         assert honcho.poll() is None, "honcho exited"
-        wait_for(lambda: worker_check(env) == 0)
+        until_sync(lambda: worker_check(env) == 0, every=0.1, what="relay worker --check passes")
     finally:
         os.killpg(honcho.pid, signal.SIGTERM)
         output = honcho.communicate(timeout=40)[0].decode(errors="replace")

@@ -21,10 +21,10 @@ from tests.batches.support import (
     jobs_in_progress,
     sandbox_config,
     stack,
-    wait_for,
 )
 from tests.conftest import make_settings, run_worker_burst
 from tests.support.signing import event, extend_headers, run_payload
+from tests.support.wait import until
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
@@ -33,7 +33,7 @@ HOUR_MS = 3_600_000
 async def test_a_run_expires_only_once_terminal(
     client: TestClient[Any, Any], redis: Redis, settings: Settings
 ) -> None:
-    worker_settings = make_settings(settings.redis_url, RETENTION_DAYS=2)
+    worker_settings = make_settings(settings.redis.url, RETENTION_DAYS=2)
     run_id = "workflow_run_kept"
     for n, (kind, status) in enumerate(
         [("workflow_run.needs_review", "NEEDS_REVIEW"), ("workflow_run.completed", "PROCESSED")]
@@ -53,13 +53,13 @@ async def test_a_run_expires_only_once_terminal(
     assert await runexpiry.sweep(redis, due, 2 * DAY_MS) == 1
     assert not await redis.exists(keys.run(run_id))
     # The default keeps a finished run 30 days; RETENTION_DAYS=0, an explicit choice, keeps it.
-    assert settings.retention_days == 30
+    assert settings.retention.days == 30
     for n, days in enumerate((30, 0)):
         run_id = f"workflow_run_k{n}"
         body = event(f"evt_kept_d{n}", "workflow_run.completed", run_payload(run_id, "PROCESSED"))
         resp = await client.post("/webhooks/extend", data=body, headers=extend_headers(body))
         assert resp.status == 200
-        await run_worker_burst(make_settings(settings.redis_url, RETENTION_DAYS=days))
+        await run_worker_burst(make_settings(settings.redis.url, RETENTION_DAYS=days))
         assert await redis.hget(keys.run(run_id), "s") == b"PROCESSED"
         scheduled = keys.run(run_id) in await runexpiry.scheduled_runs(redis)
         assert scheduled is bool(days)
@@ -76,7 +76,7 @@ async def test_a_finished_batch_expires_with_every_key_it_owns(
         async def expiring() -> bool:
             return int(await redis.pttl(keys.batch(batch_id))) > 0
 
-        await wait_for(expiring)
+        await until(expiring)
         owned = [k.decode() async for k in redis.scan_iter(match=keys.batch(batch_id) + "*")]
         assert keys.batch_chunk(batch_id, 1) in owned
         assert runmap.key_of(batch_id, 69) in owned and runmap.key_of(batch_id, 0) in owned
@@ -131,7 +131,7 @@ async def _loop(st: Stack, redis: Redis, n: int) -> None:
         queued = await redis.zcard(queue.QUEUE)
         return found == b"deployed" and queued == 0 and not await jobs_in_progress(redis)
 
-    await wait_for(settled)
+    await until(settled)
     await st.deliveries_idle()
 
 

@@ -40,7 +40,7 @@ async def finish(store: RunStore, prefix: str, count: int, at_ms: int) -> list[s
 async def job_context(redis: Redis, settings: Settings, days: int) -> AsyncIterator[dict[str, Any]]:
     """arq's ctx as a started worker's jobs see it, with RETENTION_DAYS=days."""
     ctx: dict[str, Any] = {"redis": redis}
-    await start(ctx, make_settings(settings.redis_url, RETENTION_DAYS=days), RuleSet([]))
+    await start(ctx, make_settings(settings.redis.url, RETENTION_DAYS=days), RuleSet([]))
     try:
         yield ctx
     finally:

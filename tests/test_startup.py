@@ -53,7 +53,7 @@ def test_secrets_are_not_in_the_settings_repr() -> None:
 
 def test_comma_separated_lists_are_split_and_trimmed() -> None:
     settings = Settings(EXTEND_WEBHOOK_SECRETS=" wss_a , wss_b,", RELAY_API_KEYS="k1")
-    assert settings.extend_webhook_secrets == ["wss_a", "wss_b"]
+    assert settings.webhooks.secrets == ["wss_a", "wss_b"]
 
 
 def test_relay_sandbox_launches_the_sandbox_and_stops_cleanly() -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import time
 from pathlib import Path
 
 import aiohttp
@@ -15,6 +14,7 @@ from redis.asyncio import Redis
 from tests.support.procs import RelayProcess
 from tests.support.redis_server import free_port
 from tests.support.signing import OTHER_SECRET, SECRET, event, extend_headers, run_payload
+from tests.support.wait import until
 
 
 def children(pid: int) -> list[int]:
@@ -43,13 +43,6 @@ def connections_held(pid: int, port: int, state: str = "01") -> int:
         if local_port == port and fields[3] == state and fields[9] in inodes:
             held += 1
     return held
-
-
-async def until(predicate: object, within: float = 20.0) -> None:
-    deadline = time.monotonic() + within
-    while not predicate():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not reached before the deadline"
-        await asyncio.sleep(0.05)
 
 
 async def post(session: aiohttp.ClientSession, port: int, n: int) -> int:

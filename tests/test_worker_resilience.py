@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
@@ -23,6 +22,7 @@ from relay_core import keys
 from relay_core.redis import queue
 from tests.conftest import make_settings
 from tests.support.signing import event, run_payload
+from tests.support.wait import until
 from worker.app import build_worker
 
 
@@ -93,11 +93,12 @@ async def test_a_connection_cut_inside_watch_does_not_end_the_worker(
         assert await sink.submit("evt_cut", body) is True
         worker = build_worker(settings, handle_signals=False, poll_delay=0.01, cron_jobs=[])
         task = asyncio.create_task(worker.async_run())
-        deadline = time.monotonic() + 20
-        while await redis.hget(keys.run("run_cut"), "s") != b"PROCESSED":
+
+        async def applied() -> bool:
             assert not task.done(), task.exception()  # the worker must not have ended
-            assert time.monotonic() < deadline, "the event was not applied"
-            await asyncio.sleep(0.02)
+            return await redis.hget(keys.run("run_cut"), "s") == b"PROCESSED"
+
+        await until(applied, within=20)
         assert proxy.cuts == 1
         # stop the way the batch tests' Stack stops in-process workers
         worker.allow_pick_jobs = False
@@ -138,10 +139,12 @@ async def test_a_job_whose_in_progress_key_a_failover_lost_is_not_started_twice(
     task = asyncio.create_task(worker.async_run())
     try:
         await pool.enqueue_job("held", _job_id="held-1")
-        deadline = time.monotonic() + 20
-        while not HELD_RUNS:
-            assert time.monotonic() < deadline and not task.done()
-            await asyncio.sleep(0.01)
+
+        def started() -> bool:
+            assert not task.done(), task.exception()
+            return bool(HELD_RUNS)
+
+        await until(started, within=20, every=0.01)
         await redis.delete(in_progress_key_prefix + "held-1")  # what the new primary lacks
         # A later job done proves the worker polled the queue (the held job in it) again.
         ticked = await pool.enqueue_job("tick", _job_id="tick-1")

@@ -18,7 +18,12 @@ from worker.batches.fanout import CHUNK_JOB_TIMEOUT_SECONDS, CHUNK_MAX_TRIES, su
 from worker.context import start, stop
 from worker.deploys.deploy import DEPLOY_JOB_TIMEOUT_SECONDS, MAX_JOB_TRIES, run_deploy
 from worker.jobmetrics import LastTry, instrument
-from worker.notify import NOTIFY_JOB_TIMEOUT_SECONDS, notify_deliver, notify_redrive
+from worker.notify import (
+    NOTIFY_JOB_TIMEOUT_SECONDS,
+    notify_deliver,
+    notify_redrive,
+    notify_startup,
+)
 from worker.resilience import ResilientWorker
 from worker.runs.apply import apply_events, batch_completed
 from worker.runs.expiry import SWEEP_JOB_TIMEOUT_SECONDS, sweep_runs
@@ -122,36 +127,38 @@ def build_worker(settings: Settings, *, burst: bool = False, **overrides: Any) -
     rules = load_rules(settings)  # an invalid rules file stops the worker before it starts
 
     async def startup(ctx: dict[str, Any]) -> None:
-        await dispatch_startup(await start(ctx, settings, rules))
+        wc = await start(ctx, settings, rules)
+        await dispatch_startup(wc)
+        await notify_startup(wc)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         await stop(ctx)
 
     options: dict[str, Any] = {
         "functions": instrument(
-            job_functions(settings.job_max_tries), JOB_TIMEOUT_SECONDS, 10, _last_try
+            job_functions(settings.worker.job_max_tries), JOB_TIMEOUT_SECONDS, 10, _last_try
         ),
         "cron_jobs": cron_jobs(),
-        "redis_settings": queue.redis_settings(settings.redis_url),
+        "redis_settings": queue.redis_settings(settings.redis.url),
         "job_serializer": queue.serialize,
         "job_deserializer": queue.deserialize,
         "on_startup": startup,
         "on_shutdown": shutdown,
         "burst": burst,
-        "max_jobs": settings.worker_max_jobs,
+        "max_jobs": settings.worker.max_jobs,
         "job_timeout": JOB_TIMEOUT_SECONDS,
         "max_tries": 10,
         "keep_result": 300,
         # Jobs are picked at most this late (each poll is one ZRANGEBYSCORE): a chunk is queued
         # 50 ms before its slot (relay_core.scheduler), so it is running when the slot comes.
         "poll_delay": 0.02,
-        "job_completion_wait": settings.job_completion_wait_seconds,
+        "job_completion_wait": settings.worker.completion_wait_seconds,
         "health_check_interval": 10,
         "handle_signals": not burst,
     }
     options.update(overrides)
     worker = ResilientWorker(**options)  # rides out Redis restarts instead of exiting
-    worker.redis_url = settings.redis_url
+    worker.redis_url = settings.redis.url
     worker.in_progress_timeout_s = IN_PROGRESS_SECONDS
     return worker
 
@@ -167,7 +174,7 @@ def check_health(settings: Settings) -> int:
     from relay_core.redis.client import connect
 
     async def probe() -> bool:
-        redis = connect(settings.redis_url)
+        redis = connect(settings.redis.url)
         try:
             return bool(await redis.exists(queue.QUEUE + queue.HEALTH_CHECK_SUFFIX))
         finally:

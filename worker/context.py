@@ -71,18 +71,18 @@ async def start(ctx: dict[str, Any], settings: Settings, rules: RuleSet) -> Work
     extend_http = _session_without_resends()
     try:
         extend: ExtendRuns | None = ExtendRuns(
-            extend_client(extend_http, settings), settings.extend_api_version
+            extend_client(extend_http, settings), settings.platforms.extend.api_version
         )
     except ConfigError:
         extend = None  # fan-out jobs say why they wait
-    connector = aiohttp.TCPConnector(**ssrf.connector_options(settings.callback_allowed_hosts))
+    connector = aiohttp.TCPConnector(**ssrf.connector_options(settings.notify.allowed_hosts))
     made = WorkerContext(
         redis=redis,
         settings=settings,
         rules=rules,
-        runs=RunStore(redis, settings.run_history_limit, settings.retention_ms),
+        runs=RunStore(redis, settings.runs.history_limit, settings.retention.ms),
         limiter=RateLimiter(redis, limits),
-        scheduler=Scheduler(redis, limits, settings.sched_slot_seconds),
+        scheduler=Scheduler(redis, limits, settings.batches.slot_seconds),
         run_cache=RunCache(),
         extend_http=extend_http,
         deploy_http=_session_without_resends(),

@@ -88,7 +88,7 @@ async def exhausted(wc: WorkerContext, function: str, args: tuple[Any, ...], err
 async def record(
     wc: WorkerContext, kind: str, ref: str, failure: Failure, redrive: Redrive
 ) -> None:
-    retention = wc.settings.retention_ms
+    retention = wc.settings.retention.ms
     did = await deadletters.add(wc.redis, kind, ref, failure, redrive, retention)
     metrics.DEAD_LETTERED.inc(kind)
     log.error(

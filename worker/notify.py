@@ -16,9 +16,8 @@ import aiohttp
 from arq import Retry
 
 from relay_core import retry
-from relay_core.notify import delivery, signing, ssrf, store
+from relay_core.notify import dead, delivery, signing, ssrf, store
 from relay_core.notify.delivery import Delivery, Outcome
-from relay_core.ops import deadletters
 from relay_core.settings import Settings
 from worker.context import WorkerContext, context
 
@@ -28,17 +27,29 @@ USER_AGENT = "workflow-relay-notify/1"
 NOTIFY_JOB_TIMEOUT_SECONDS = 40
 
 
+async def notify_startup(wc: WorkerContext) -> None:
+    """Dead notifications kept by an older release move to the one dead-letter store."""
+    moved = await dead.migrate_legacy(wc.redis, wc.settings.retention.ms)
+    if moved:
+        log.info("notify dead letters moved to the one dead-letter store: %d", moved)
+
+
 async def notify_deliver(
     ctx: dict[str, Any], delivery_id: str, round_: int, attempt: int
 ) -> dict[str, Any]:
     wc = context(ctx)
     redis, settings = wc.redis, wc.settings
     d = await delivery.load(redis, delivery_id)
-    if d is None or d.state != "pending" or (d.round, d.attempt) != (round_, attempt):
+    if d is None or (d.round, d.attempt) != (round_, attempt) or d.state not in ("pending", "dead"):
         return {"deliveryId": delivery_id, "skipped": True}  # stale or repeated: recorded already
-    schedule = settings.notify_schedule
-    lease_ms = int((settings.notify_timeout_seconds + 10) * 1000)
-    token = await delivery.take_slot(redis, d.dest, settings.notify_max_in_flight, lease_ms)
+    if d.state == "dead":
+        # This job recorded the death and may have stopped before the dead letter: add it.
+        _, error = await dead.last_error(redis, d.id)
+        await dead.add(redis, d, error, settings.retention.ms)
+        return {"deliveryId": delivery_id, "state": "dead"}
+    schedule = settings.notify.schedule
+    lease_ms = int((settings.notify.timeout_seconds + 10) * 1000)
+    token = await delivery.take_slot(redis, d.dest, settings.notify.max_in_flight, lease_ms)
     if token is None:
         # Waiting jobs poll less often the longer they wait (with jitter), so thousands queued
         # for one slow destination do not churn the queue; an attempt is not spent.
@@ -57,7 +68,8 @@ async def notify_deliver(
         await delivery.release_slot(redis, d.dest, token)
     recorded = await delivery.record(redis, d, outcome, schedule)
     if recorded and outcome.state == "dead":
-        await _dead_letter(wc, d, outcome)
+        error = outcome.error or f"answered {outcome.status}"
+        await dead.add(redis, d, error, settings.retention.ms)
     log.info(
         "notify_deliver delivery=%s dest=%s type=%s attempt=%d status=%s outcome=%s ms=%.1f",
         d.id,
@@ -74,33 +86,14 @@ async def notify_deliver(
 async def notify_redrive(ctx: dict[str, Any], delivery_id: str) -> dict[str, Any]:
     """A dead letter's redrive (relay_core.ops.deadletters): the delivery's next round. Idempotent:
     a delivery no longer dead is left alone."""
-    redriven = await delivery.redrive(context(ctx).redis, [delivery_id])
-    return {"deliveryId": delivery_id, "redriven": redriven}
-
-
-async def _dead_letter(wc: WorkerContext, d: Delivery, outcome: Outcome) -> None:
-    now = int(time.time() * 1000)
-    # The delivery keeps no first failure time: its round's start is the closest it records.
-    failure = deadletters.Failure(
-        error=outcome.error or f"answered {outcome.status}",
-        tries=d.attempt + 1,
-        first_ms=now,
-        last_ms=now,
-    )
-    await deadletters.add(
-        wc.redis,
-        deadletters.NOTIFICATION,
-        d.id,
-        failure,
-        delivery.dead_letter_redrive(d),
-        wc.settings.retention_ms,
-    )
+    redriven = await dead.redrive(context(ctx).redis, delivery_id)
+    return {"deliveryId": delivery_id, "redriven": int(redriven)}
 
 
 async def _post(
     session: aiohttp.ClientSession, settings: Settings, d: Delivery, dest: store.Destination
 ) -> Outcome:
-    schedule = settings.notify_schedule
+    schedule = settings.notify.schedule
     headers = {
         **signing.headers(dest.secret, d.msg, d.body),
         "content-type": "application/json",
@@ -108,8 +101,8 @@ async def _post(
     }
     started = time.perf_counter()
     try:
-        ssrf.check_target(dest.url, settings.callback_allowed_hosts)
-        timeout = aiohttp.ClientTimeout(total=settings.notify_timeout_seconds)
+        ssrf.check_target(dest.url, settings.notify.allowed_hosts)
+        timeout = aiohttp.ClientTimeout(total=settings.notify.timeout_seconds)
         async with session.post(
             dest.url, data=d.body, headers=headers, timeout=timeout, allow_redirects=False
         ) as resp:

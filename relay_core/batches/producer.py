@@ -48,12 +48,12 @@ class Producer:
 
     def validate(self, body: BatchRequest | dict[str, Any]) -> BatchRequest:
         if isinstance(body, BatchRequest):  # validated already (the API's sliced intake)
-            if len(body.files) > self.settings.batch_max_files:
-                raise InvalidRequest(f"files: at most {self.settings.batch_max_files} files")
+            if len(body.files) > self.settings.batches.max_files:
+                raise InvalidRequest(f"files: at most {self.settings.batches.max_files} files")
             request = body
         else:
-            request = parse_batch_request(body, self.settings.batch_max_files)
-        if self.settings.extend_api_version == V2025:
+            request = parse_batch_request(body, self.settings.batches.max_files)
+        if self.settings.platforms.extend.api_version == V2025:
             _one_metadata(request)
         return request
 
@@ -75,8 +75,8 @@ class Producer:
 
     def chunk_size(self, request: BatchRequest) -> int:
         # A chunk must fit in the files-per-minute window, or it could never be sent.
-        wanted = request.chunkSize or self.settings.batch_chunk_size
-        return max(1, min(wanted, self.settings.extend_files_per_minute))
+        wanted = request.chunkSize or self.settings.batches.chunk_size
+        return max(1, min(wanted, self.settings.platforms.extend.files_per_minute))
 
     async def submit(
         self,
@@ -112,20 +112,20 @@ class Producer:
             idem = batches.idempotency_key(scope, idempotency_key)
         callback = None
         if request.callbackUrl is not None:
-            allowed = self.settings.callback_allowed_hosts
+            allowed = self.settings.notify.allowed_hosts
             await ssrf.check_url_resolved(request.callbackUrl, allowed, "callbackUrl")
             callback = callback_fields(request.callbackUrl, request.callbackEvents)
         answer = await batches.create_batch(
             self.redis,
             request,
             chunk_size=self.chunk_size(request),
-            dialect=self.settings.extend_api_version,
+            dialect=self.settings.platforms.extend.api_version,
             producer=producer,
             idempotency=idem,
             callback=callback,
         )
         # The listing index is trimmed by time and expires a retention after its last batch.
         await retention.touch_indexes(
-            self.redis, [keys.BATCH_INDEX], queue.now_ms(), self.settings.retention_ms
+            self.redis, [keys.BATCH_INDEX], queue.now_ms(), self.settings.retention.ms
         )
         return answer

@@ -89,7 +89,7 @@ class Uploads:
         self.redis = redis
         self.client = extend_client(session, settings)  # ConfigError without EXTEND_API_KEY
         self.limiter = RateLimiter(redis, Limits.of(settings))
-        self.ttl_ms = settings.retention_ms or DEFAULT_TTL_MS
+        self.ttl_ms = settings.retention.ms or DEFAULT_TTL_MS
 
     async def upload(self, name: str, content: bytes, sha256: str | None = None) -> Uploaded:
         filenames.check_name(name)

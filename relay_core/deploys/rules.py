@@ -181,9 +181,9 @@ class RuleSet:
 
 def load_rules(settings: Settings) -> RuleSet:
     """The rules RELAY_RULES names (none when unset); raise ConfigError with one line if invalid."""
-    if not settings.relay_rules:
+    if not settings.deploys.rules:
         return RuleSet([])
-    path = Path(settings.relay_rules)
+    path = Path(settings.deploys.rules)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -226,13 +226,13 @@ def parse_rules(
 def _missing_key(rule: Rule, settings: Settings) -> str | None:
     provider = rule.deploy.provider
     key = {
-        "extend": settings.extend_api_key,
-        "eachlabs": settings.eachlabs_api_key,
-        "xpander": settings.xpander_api_key,
+        "extend": settings.platforms.extend.api_key,
+        "eachlabs": settings.platforms.eachlabs.api_key,
+        "xpander": settings.platforms.xpander.api_key,
     }[provider]
     if key is None or not key.get_secret_value():
         return f"{provider.upper()}_API_KEY"
-    extend = settings.extend_api_key
+    extend = settings.platforms.extend.api_key
     if rule.eval is not None and (extend is None or not extend.get_secret_value()):
         return "EXTEND_API_KEY (the evaluation runs on Extend)"
     return None

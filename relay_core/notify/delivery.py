@@ -2,7 +2,8 @@
 
 States: pending -> delivered | dead (schedule exhausted, or an address the guard refuses) |
 disabled (the destination answered 410) | dropped (the destination no longer exists).
-Each outcome is recorded with the next attempt's job in one step (relay_core/notify/lua/result.lua).
+Each outcome is recorded with the next attempt's job in one step
+(relay_core/notify/lua/result.lua); a dead one then goes to the dead letters (relay_core.notify.dead).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import orjson
 from redis.asyncio import Redis
 
 from relay_core import keys
-from relay_core.ops import deadletters
 from relay_core.redis import queue, scripts
 
 ATTEMPTS_KEPT = 100
@@ -107,12 +107,10 @@ async def record(redis: Redis, d: Delivery, outcome: Outcome, schedule: tuple[fl
         keys={
             "delivery": keys.notify_delivery(d.id),
             "attempts": keys.notify_attempts(d.dest),
-            "dead": keys.NOTIFY_DEAD,
             "job": queue.JOB_KEY_PREFIX + (job_id or "-"),
             "queue": queue.QUEUE,
         },
         args={
-            "delivery_id": d.id,
             "round": d.round,
             "attempt": d.attempt,
             "state": outcome.state,
@@ -133,69 +131,3 @@ async def record(redis: Redis, d: Delivery, outcome: Outcome, schedule: tuple[fl
 async def attempts(redis: Redis, dest: str, limit: int = 100) -> list[dict[str, Any]]:
     raws = await redis.lrange(keys.notify_attempts(dest), 0, limit - 1)  # type: ignore[misc]
     return [orjson.loads(r) for r in raws]
-
-
-async def dead_letters(redis: Redis, limit: int = 100) -> list[dict[str, Any]]:
-    ids = [i.decode() for i in await redis.zrevrange(keys.NOTIFY_DEAD, 0, limit - 1)]
-    out = []
-    for did in ids:
-        d = await load(redis, did)
-        if d is not None:
-            raw = await redis.hmget(keys.notify_delivery(did), ["lastStatus", "lastError", "at"])  # type: ignore[misc]
-            out.append(
-                {
-                    "deliveryId": did,
-                    "messageId": d.msg,
-                    "destination": d.dest,
-                    "type": d.type,
-                    "attempts": d.attempt + 1,
-                    "lastStatus": int(raw[0]) if raw[0] else None,
-                    "lastError": raw[1].decode() if raw[1] else None,
-                    "payload": orjson.loads(d.body),
-                }
-            )
-    return out
-
-
-async def redrive(redis: Redis, delivery_ids: list[str] | None = None) -> int:
-    """Send dead deliveries again from their first attempt (all of them when no ids given)."""
-    if delivery_ids is None:
-        delivery_ids = [i.decode() for i in await redis.zrange(keys.NOTIFY_DEAD, 0, -1)]
-    done = 0
-    for did in delivery_ids:
-        d = await load(redis, did)
-        if d is None or d.state != "dead":
-            continue
-        now = queue.now_ms()
-        job_id = queue.notify_job_id(did, d.round + 1, 0)
-        job = queue.job_bytes(queue.NOTIFY_DELIVER, [did, d.round + 1, 0], now)
-        redriven = int(
-            await scripts.NOTIFY_REDRIVE(
-                redis,
-                keys={
-                    "delivery": keys.notify_delivery(did),
-                    "dead": keys.NOTIFY_DEAD,
-                    "job": queue.JOB_KEY_PREFIX + job_id,
-                    "queue": queue.QUEUE,
-                },
-                args={"delivery_id": did, "now": now, "job": job, "job_id": job_id},
-            )
-        )
-        if redriven:
-            # The same item in the relay-wide dead letters (relay_core.ops.deadletters) goes too.
-            await deadletters.purge(
-                redis, deadletters.dead_letter_id(deadletters.NOTIFICATION, did)
-            )
-        done += redriven
-    return done
-
-
-def dead_letter_redrive(d: Delivery) -> deadletters.Redrive:
-    """How the relay-wide dead letters run a dead delivery again: a job that starts its next
-    round (the same webhook-id, from the first attempt of the schedule)."""
-    return deadletters.Redrive(
-        function=queue.NOTIFY_REDRIVE,
-        args=[d.id],
-        job_id=f"notify-redrive:{d.id}:{d.round}",
-        needs=f"the destination {d.dest} must answer 2xx",
-    )

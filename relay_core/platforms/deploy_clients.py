@@ -24,10 +24,10 @@ def _secret(value: object) -> str:
 
 
 def eachlabs_headers(settings: Settings) -> dict[str, str]:
-    key = _secret(settings.eachlabs_api_key)
-    style = settings.eachlabs_auth
+    key = _secret(settings.platforms.eachlabs.api_key)
+    style = settings.platforms.eachlabs.auth
     if style == "auto":
-        host = urlsplit(settings.eachlabs_base_url).hostname or ""
+        host = urlsplit(settings.platforms.eachlabs.base_url).hostname or ""
         style = "x-api-key" if host == LEGACY_EACHLABS_HOST else "bearer"
     return {"X-API-Key": key} if style == "x-api-key" else {"Authorization": f"Bearer {key}"}
 
@@ -38,25 +38,29 @@ def deployer_for(
     settings: Settings,
     rollback_to: str | None = None,
 ) -> Deployer:
-    timeout = settings.deploy_timeout_seconds
+    timeout = settings.deploys.timeout_seconds
     if isinstance(target, ExtendDeploy):
         return ExtendVersions(extend_client(session, settings), target, rollback_to)
     if isinstance(target, EachlabsDeploy):
         headers = eachlabs_headers(settings)
-        client = PlatformClient(session, settings.eachlabs_base_url, headers, timeout, "eachlabs")
+        client = PlatformClient(
+            session, settings.platforms.eachlabs.base_url, headers, timeout, "eachlabs"
+        )
         return EachlabsVersions(client, target, rollback_to)
-    headers = {"x-api-key": _secret(settings.xpander_api_key)}
-    client = PlatformClient(session, settings.xpander_base_url, headers, timeout, "xpander")
+    headers = {"x-api-key": _secret(settings.platforms.xpander.api_key)}
+    client = PlatformClient(
+        session, settings.platforms.xpander.base_url, headers, timeout, "xpander"
+    )
     return XpanderWorkflows(client, target)
 
 
 def extend_client(session: aiohttp.ClientSession, settings: Settings) -> PlatformClient:
     headers = {
-        "Authorization": f"Bearer {_secret(settings.extend_api_key)}",
-        "x-extend-api-version": settings.extend_api_version,
+        "Authorization": f"Bearer {_secret(settings.platforms.extend.api_key)}",
+        "x-extend-api-version": settings.platforms.extend.api_version,
     }
-    timeout = settings.deploy_timeout_seconds
-    return PlatformClient(session, settings.extend_base_url, headers, timeout, "extend")
+    timeout = settings.deploys.timeout_seconds
+    return PlatformClient(session, settings.platforms.extend.base_url, headers, timeout, "extend")
 
 
 # Rollback needs a platform that keeps earlier versions to deploy again.

@@ -40,13 +40,17 @@ class Page:
 
 
 def extend_client(session: aiohttp.ClientSession, settings: Settings) -> PlatformClient:
-    key = settings.require_extend_api_key().get_secret_value()
+    key = settings.platforms.extend.require_api_key().get_secret_value()
     headers = {
         "Authorization": f"Bearer {key}",
-        "x-extend-api-version": settings.extend_api_version,
+        "x-extend-api-version": settings.platforms.extend.api_version,
     }
     return PlatformClient(
-        session, settings.extend_base_url, headers, settings.extend_timeout_seconds, "extend"
+        session,
+        settings.platforms.extend.base_url,
+        headers,
+        settings.platforms.extend.timeout_seconds,
+        "extend",
     )
 
 

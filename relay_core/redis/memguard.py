@@ -60,9 +60,9 @@ async def check_at_start(settings: Settings) -> None:
     here: both processes wait for Redis to come back, and /readyz says so meanwhile)."""
     from relay_core.redis.client import connect
 
-    redis = connect(settings.redis_url)
+    redis = connect(settings.redis.url)
     try:
-        policy = await check_policy(redis, settings.allow_eviction)
+        policy = await check_policy(redis, settings.redis.allow_eviction)
         if policy is not None and policy != SAFE_POLICY:
             log.warning("Redis maxmemory-policy is %s (allowed by ALLOW_EVICTION)", policy)
     except (RedisError, OSError) as exc:

@@ -38,10 +38,10 @@ class Limits:
     @classmethod
     def of(cls, settings: Settings) -> Limits:
         return cls(
-            settings.extend_run_rps,
-            settings.extend_get_rps,
-            settings.extend_write_rps,
-            settings.extend_files_per_minute,
+            settings.platforms.extend.run_rps,
+            settings.platforms.extend.get_rps,
+            settings.platforms.extend.write_rps,
+            settings.platforms.extend.files_per_minute,
         )
 
 

@@ -10,7 +10,8 @@ from redis.asyncio import Redis
 
 from relay_core import keys
 from relay_core.redis import queue
-from tests.batches.support import files, sandbox_config, stack, wait_for
+from tests.batches.support import files, sandbox_config, stack
+from tests.support.wait import until
 from worker.batches import fanout
 
 BATCH_PATHS = {"only_paths": ["/workflow_runs"], "only_methods": ["POST"]}
@@ -53,7 +54,7 @@ async def test_a_slow_look_retries_within_its_budget_and_keeps_what_it_fetched(
         async def dropped() -> bool:
             return any(r["status"] is None for r in await st.requests("/workflow_runs/batch"))
 
-        await wait_for(dropped)  # committed, answer lost: the chunk waits 2-4 s, then looks
+        await until(dropped)  # committed, answer lost: the chunk waits 2-4 s, then looks
         # Every look request now takes 1.2 s: a list and a GET overrun the 2 s budget once.
         slow = {"p_commit_then_fail": 0.0, "p_latency": 1.0, "latency_seconds": 1.2}
         slow |= {"only_paths": ["/workflow_runs"], "only_methods": ["GET"]}
@@ -63,7 +64,7 @@ async def test_a_slow_look_retries_within_its_budget_and_keeps_what_it_fetched(
             return bool((await st.batch(batch_id))["chunks"]["submitted"] == 1)
 
         with caplog.at_level(logging.WARNING, logger="worker.batches.fanout"):
-            await wait_for(settled)
+            await until(settled)
         view = await st.wait_done(batch_id)
         assert view["runs"]["PROCESSED"] == 5 and view["duplicateRuns"] == 0
         assert "ran out of time, retrying" in caplog.text
@@ -126,18 +127,19 @@ async def test_lost_webhooks_are_recovered_by_reconciliation(redis_url: str, red
         async def sent() -> bool:
             return (await st.batch(batch_id))["chunks"]["submitted"] == 4
 
-        from tests.batches.support import wait_for
-
-        await wait_for(sent)
+        await until(sent)
         await st.deliveries_idle()
         assert (await st.batch(batch_id))["completedAt"] is None  # some events were dropped
-        pool = await queue.arq_pool(st.settings.redis_url)
+        pool = await queue.arq_pool(st.settings.redis.url)
+
+        async def reconciled() -> bool:
+            if (await st.batch(batch_id))["completedAt"] is not None:
+                return True
+            await pool.enqueue_job(queue.RECONCILE)
+            return False
+
         try:
-            deadline = time.monotonic() + 30
-            while (await st.batch(batch_id))["completedAt"] is None:
-                assert time.monotonic() < deadline
-                await pool.enqueue_job(queue.RECONCILE)
-                await st.sleep_a_little()
+            await until(reconciled, every=0.2)
         finally:
             await pool.aclose()
         view = await st.batch(batch_id)
@@ -153,9 +155,7 @@ async def test_cancel_stops_unsent_chunks_and_cancels_runs(redis_url: str, redis
         async def some_sent() -> bool:
             return (await st.batch(batch_id))["chunks"]["submitted"] >= 2
 
-        from tests.batches.support import wait_for
-
-        await wait_for(some_sent)
+        await until(some_sent)
         status, body = await st.call("POST", f"/v1/batches/{batch_id}/cancel")
         assert status == 202 and body["outcome"] == "cancelled"
         view = await st.wait_done(batch_id)
@@ -177,7 +177,7 @@ async def test_a_platform_that_will_not_list_does_not_stop_the_reconcile_pass(
             views = [await st.batch(b) for b in batch_ids]
             return all(v["chunks"]["submitted"] == 2 for v in views)
 
-        await wait_for(sent)
+        await until(sent)
         faults = {"p_500": 1.0, "only_paths": ["/workflow_runs"], "only_methods": ["GET"]}
         await st.sandbox("POST", "/_sandbox/config", {"faults": faults})
 
@@ -190,18 +190,21 @@ async def test_a_platform_that_will_not_list_does_not_stop_the_reconcile_pass(
             ]
             return max(settled) < queue.now_ms() - 1100
 
-        await wait_for(due)
-        pool = await queue.arq_pool(st.settings.redis_url)
+        await until(due)
+        pool = await queue.arq_pool(st.settings.redis.url)
+
+        async def reconciled() -> bool:
+            if all([(await st.batch(b))["completedAt"] for b in batch_ids]):
+                return True
+            await pool.enqueue_job(queue.RECONCILE)
+            return False
+
         try:
             job = await pool.enqueue_job(queue.RECONCILE)
             assert job is not None
             # The pass ends (each batch skipped with a warning) instead of failing at the first.
             assert (await job.result(timeout=30))["batches"] == 0
             await st.sandbox("POST", "/_sandbox/config", {"faults": {"p_500": 0.0}})
-            deadline = time.monotonic() + 30
-            while not all([(await st.batch(b))["completedAt"] for b in batch_ids]):
-                assert time.monotonic() < deadline
-                await pool.enqueue_job(queue.RECONCILE)
-                await st.sleep_a_little()
+            await until(reconciled, every=0.2)
         finally:
             await pool.aclose()

@@ -23,8 +23,9 @@ from tests.batches.support import WF, Stack, sandbox_config, stack
 from tests.batches.test_cli_batches import relay
 from tests.batches.test_files_in import CONFIG, api_site, uploads_seen
 from tests.conftest import API_KEY, auth
-from tests.notify.support import receiver, until
+from tests.notify.support import receiver
 from tests.support.names import NAMES
+from tests.support.wait import until
 from tests.test_dashboard import CHROMIUM, CHROMIUM_ARGS
 
 BOUNDARY = b"names-boundary-7c1f"

@@ -10,7 +10,6 @@ from typing import Any
 
 import aiohttp
 import orjson
-from aiohttp import web
 from redis.asyncio import Redis
 
 from ingest.app import create_app
@@ -20,6 +19,7 @@ from tests.batches.support import WF, Stack, sandbox_config, stack
 from tests.batches.test_cli_batches import relay
 from tests.conftest import API_KEY, auth
 from tests.sandbox.support import STEPS
+from tests.support.site import serve
 
 CONFIG = {"workflows": {"extend": [{"id": WF, "name": "Inv", "steps": STEPS}]}}
 
@@ -27,13 +27,8 @@ CONFIG = {"workflows": {"extend": [{"id": WF, "name": "Inv", "steps": STEPS}]}}
 @contextlib.asynccontextmanager
 async def api_site(st: Stack) -> AsyncIterator[str]:
     """A web process that reaches the sandbox (the stack's own one answers webhooks only)."""
-    runner = web.AppRunner(create_app(st.settings), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
+    async with serve(create_app(st.settings)) as url:
+        yield url
 
 
 def invoice_folder(root: Path, n: int) -> Path:

@@ -27,7 +27,7 @@ async def cut_one_chunk(redis: Redis, redis_url: str) -> ChunkState:
         {"workflowId": "wf", "files": [{"url": "https://f.example/1"}]}
     )
     await redis.delete(keys.SCHED_LEASE)
-    sched = Scheduler(redis, Limits.of(settings), settings.sched_slot_seconds)
+    sched = Scheduler(redis, Limits.of(settings), settings.batches.slot_seconds)
     while (await sched.take("test")).outcome != "granted":
         pass
     chunk = await load_chunk(redis, accepted.batchId, 0)

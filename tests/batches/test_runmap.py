@@ -26,7 +26,7 @@ async def test_a_chunk_across_two_buckets_keeps_its_runs_and_fails_the_rest(
     )
     batch_id = accepted.batchId
     # The scheduler cuts the chunks as the limits allow: two slots, two full chunks.
-    sched = Scheduler(redis, Limits.of(settings), settings.sched_slot_seconds)
+    sched = Scheduler(redis, Limits.of(settings), settings.batches.slot_seconds)
     for _ in range(2):
         while (await sched.take("test")).outcome != "granted":
             pass

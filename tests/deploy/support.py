@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -198,14 +195,6 @@ def sent_headers(entry: dict[str, Any], *names: str) -> dict[str, str | None]:
 
 # Every header that carries a credential on one of the three platforms.
 AUTH_HEADERS = ("authorization", "x-api-key")
-
-
-async def wait_for(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        await asyncio.sleep(0.02)
 
 
 def auth() -> dict[str, str]:

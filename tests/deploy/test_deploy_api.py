@@ -28,8 +28,8 @@ from tests.deploy.support import (
     rule_toml,
     sandbox_get,
     sandbox_post,
-    wait_for,
 )
+from tests.support.wait import until
 
 TWO_RULES = rule_toml("ok", "run.completed", XP_DEPLOY) + rule_toml(
     "bad", "run.completed", f'provider = "extend"\nworkflow = "{EXTEND_UNCONFIGURED}"'
@@ -151,7 +151,7 @@ async def test_workflow_deployed_event_is_recorded_against_the_deploy(
         found = await sandbox_get(sb, "/_sandbox/deliveries", {"eventType": "workflow.deployed"})
         return any(d["delivered"] for d in found["deliveries"])
 
-    await wait_for(delivered)
+    await until(delivered)
     await run_worker_burst(settings)
     (deploy,) = await all_deploys(redis)
     assert deploy["status"] == "deployed"

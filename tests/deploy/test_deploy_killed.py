@@ -20,9 +20,9 @@ from tests.deploy.support import (
     rule_toml,
     sandbox_get,
     sandbox_post,
-    wait_for,
 )
 from tests.support.procs import RelayProcess
+from tests.support.wait import until
 
 
 async def test_killed_worker_after_commit_does_not_deploy_twice(
@@ -41,8 +41,8 @@ async def test_killed_worker_after_commit_does_not_deploy_twice(
     await sandbox_post(sb, "/_sandbox/config", {"faults": faults})
     env = {k: v for k, v in sb.env().items() if k != "EXTEND_WEBHOOK_SECRETS"}
     env.update(
-        REDIS_URL=settings.redis_url,
-        RELAY_RULES=str(settings.relay_rules),
+        REDIS_URL=settings.redis.url,
+        RELAY_RULES=str(settings.deploys.rules),
         DEPLOY_TIMEOUT_SECONDS="60",
     )
     worker = RelayProcess(["worker"], env).start()
@@ -52,7 +52,7 @@ async def test_killed_worker_after_commit_does_not_deploy_twice(
         async def committed() -> bool:
             return len((await sandbox_get(sb, "/_sandbox/deploys"))["deploys"]) == 1
 
-        await wait_for(committed, timeout=20)
+        await until(committed, within=20)
     finally:
         worker.kill()
 
@@ -64,7 +64,7 @@ async def test_killed_worker_after_commit_does_not_deploy_twice(
     await redis.pexpire(in_progress_key_prefix + queue.deploy_job_id(did), 1)
     await redis.pexpire(keys.deploy_lease(did), 1)
     await sandbox_post(sb, "/_sandbox/config", {"faults": {"p_commit_then_fail": 0.0}})
-    await wait_for(lambda: _gone(redis, did))
+    await until(lambda: _gone(redis, did))
     await run_worker_burst(settings)
 
     (deploy,) = await all_deploys(redis)

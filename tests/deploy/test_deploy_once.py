@@ -27,6 +27,7 @@ from tests.deploy.support import (
     sandbox_get,
     sandbox_post,
 )
+from tests.support.wait import until
 
 
 async def _two_workers(settings: Settings) -> None:
@@ -135,7 +136,7 @@ async def test_transient_error_then_success(relay: MakeRelay, redis: Redis, sb: 
     await complete_run(client, "run_1")
     worker = asyncio.create_task(run_worker_burst(settings))
     # Let the first PUT fail, then heal the platform; the retry must deploy once.
-    await _until(lambda: _count_puts(sb), 1)
+    await until(lambda: _count_puts(sb), within=10, every=0.005, what="a first PUT")
     await sandbox_post(sb, "/_sandbox/config", {"faults": {"p_500": 0.0}})
     await worker
 
@@ -148,10 +149,3 @@ async def test_transient_error_then_success(relay: MakeRelay, redis: Redis, sb: 
 
 async def _count_puts(sb: Sandbox) -> int:
     return len(await requests_to(sb, f"/xpander/v1/workflows/{XP}", "PUT"))
-
-
-async def _until(count: Any, at_least: int, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while await count() < at_least:
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.005)

@@ -30,9 +30,9 @@ from tests.deploy.support import (
     rule_toml,
     sandbox_get,
     sandbox_post,
-    wait_for,
 )
 from tests.deploy.test_deploy_api import _cli
+from tests.support.wait import until
 
 DIALECTS = ["2026-02-09", "2025-04-21"]
 BETTER = {**EXTRACT, "config": {"extractor": {"id": "ex_2"}, "schema": {"total": "number"}}}
@@ -113,7 +113,7 @@ async def test_a_newer_version_deployed_meanwhile_is_reported_as_superseding(
     async def ours_committed() -> bool:
         return len((await sandbox_get(sb, "/_sandbox/deploys"))["deploys"]) == 1
 
-    await wait_for(ours_committed)
+    await until(ours_committed)
     other = asyncio.create_task(
         extend_call(sb, "POST", f"/workflows/{EXTEND_TARGET}/versions", {"name": "by hand"})
     )

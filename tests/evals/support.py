@@ -4,8 +4,6 @@ each file's URL, and a rules file with `[rules.eval]`."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,7 @@ import orjson
 from sandbox import SandboxConfig
 from tests.batches.support import Stack
 from tests.support.signing import SECRET
+from tests.support.wait import until
 
 STAGING = "workflow_staging"
 PROD = "workflow_prod"
@@ -108,11 +107,10 @@ def write_rules(
 
 
 async def wait_deploy(st: Stack, did: str, timeout: float = 60.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        status, body = await st.call("GET", f"/v1/deploys/{did}")
-        if status == 200 and body["status"] in ("deployed", "failed", "skipped"):
-            return dict(body)
-        if time.monotonic() > deadline:
-            raise AssertionError(f"deploy {did} not final in {timeout} s: {body}")
-        await asyncio.sleep(0.05)
+    _, body = await until(
+        lambda: st.call("GET", f"/v1/deploys/{did}"),
+        within=timeout,
+        what=f"deploy {did} final",
+        accept=lambda got: got[0] == 200 and got[1]["status"] in ("deployed", "failed", "skipped"),
+    )
+    return dict(body)

@@ -10,7 +10,7 @@ import pytest
 from redis.asyncio import Redis
 
 from relay_core import keys
-from tests.batches.support import stack, wait_for
+from tests.batches.support import stack
 from tests.conftest import API_KEY
 from tests.deploy.test_deploy_api import _cli
 from tests.evals.support import (
@@ -23,6 +23,7 @@ from tests.evals.support import (
     wait_deploy,
     write_rules,
 )
+from tests.support.wait import until
 
 DIALECTS = ["2026-02-09", "2025-04-21"]
 
@@ -178,7 +179,7 @@ async def test_a_candidate_edited_during_its_evaluation_fails(
             status, ev = await st.call("GET", "/v1/evals/promote:manual:c1")
             return status == 200 and bool(ev["batches"])
 
-        await wait_for(evaluating)
+        await until(evaluating)
         headers = {"Authorization": "Bearer sk_sandbox", "x-extend-api-version": "2026-02-09"}
         async with st.http.post(
             f"{st.sb.base_url}/workflows/{STAGING}",

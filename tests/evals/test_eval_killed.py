@@ -9,7 +9,7 @@ import pytest
 from redis.asyncio import Redis
 
 from relay_core import keys
-from tests.batches.support import Stack, jobs_in_progress, stack, wait_for
+from tests.batches.support import Stack, jobs_in_progress, stack
 from tests.evals.support import (
     PROD,
     STAGING,
@@ -19,6 +19,7 @@ from tests.evals.support import (
     write_rules,
 )
 from tests.support.procs import RelayProcess
+from tests.support.wait import until
 
 DID = "promote:manual:k1"
 
@@ -26,7 +27,7 @@ DID = "promote:manual:k1"
 def worker_env(st: Stack, rules: Path, dialect: str) -> dict[str, str]:
     env = {k: v for k, v in st.sb.env().items() if k != "EXTEND_WEBHOOK_SECRETS"}
     env.update(
-        REDIS_URL=st.settings.redis_url,
+        REDIS_URL=st.settings.redis.url,
         RELAY_RULES=str(rules),
         EXTEND_API_VERSION=dialect,
         DEPLOY_TIMEOUT_SECONDS="60",
@@ -49,7 +50,7 @@ async def release_killed_jobs(redis: Redis) -> None:
     async def gone() -> bool:
         return not await jobs_in_progress(redis) and not await redis.exists(keys.deploy_lease(DID))
 
-    await wait_for(gone)
+    await until(gone)
 
 
 @pytest.mark.parametrize("dialect", ["2026-02-09", "2025-04-21"])
@@ -77,7 +78,7 @@ async def test_eval_and_deploy_survive_killed_workers(
                 runs = (await st.sandbox("GET", "/_sandbox/runs", workflowId=STAGING))["runs"]
                 return len(runs) >= 3
 
-            await wait_for(runs_started)
+            await until(runs_started)
         finally:
             first.kill()
         status, ev = await st.call("GET", f"/v1/evals/{DID}")
@@ -98,7 +99,7 @@ async def test_eval_and_deploy_survive_killed_workers(
             async def committed() -> bool:
                 return len((await st.sandbox("GET", "/_sandbox/deploys"))["deploys"]) == 1
 
-            await wait_for(committed, timeout=60)
+            await until(committed, within=60)
         finally:
             second.kill()
         _, deploy = await st.call("GET", f"/v1/deploys/{DID}")

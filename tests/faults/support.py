@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 
 from relay_core import keys
-from relay_core.settings import Settings
+from relay_core.settings import Settings, walk
 from tests.batches.support import Stack
 from tests.support.procs import RelayProcess
 
@@ -19,15 +19,17 @@ from tests.support.procs import RelayProcess
 def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that rebuilds `settings` in another process."""
     env: dict[str, str] = {}
-    for name, field in Settings.model_fields.items():
-        value = getattr(settings, name)
+    for name, path, _ in walk(Settings):
+        value: Any = settings
+        for part in path:
+            value = getattr(value, part)
         if value is None:
             continue
         if isinstance(value, SecretStr):
             value = value.get_secret_value()
         elif isinstance(value, list):
             value = ",".join(value)
-        env[str(field.validation_alias)] = str(value)
+        env[name] = str(value)
     return env
 
 

@@ -7,8 +7,6 @@ restart, and the deliveries refused meanwhile are applied after redelivery. The 
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +20,7 @@ from sandbox import SandboxConfig, start_sandbox
 from tests.conftest import make_settings, run_worker_burst
 from tests.support.procs import RelayProcess
 from tests.support.redis_server import RedisServer, free_port
+from tests.support.wait import until
 
 RUNS = 2000
 WORKFLOW = "workflow_r10"
@@ -39,13 +38,6 @@ async def deliveries(session: aiohttp.ClientSession, base: str) -> list[dict[str
     async with session.get(f"{base}/_sandbox/deliveries") as resp:
         data = await resp.json()
     return list(data["deliveries"] if isinstance(data, dict) else data)
-
-
-async def until(predicate: Any, within: float = 90.0) -> None:
-    deadline = time.monotonic() + within
-    while not await predicate():
-        assert time.monotonic() < deadline, "condition not reached before the deadline"
-        await asyncio.sleep(0.05)
 
 
 def sandbox_config(port: int) -> SandboxConfig:
@@ -99,21 +91,21 @@ async def deliver_through_a_crash(server: RedisServer, mode: str) -> list[dict[s
                 found = await deliveries(session, sb.base_url)
                 return sum(d["delivered"] for d in found) >= RUNS // 4
 
-            await until(some_acknowledged)
+            await until(some_acknowledged, within=90)
             server.stop()  # SIGKILL in the middle of the deliveries
 
             async def some_refused() -> bool:
                 found = await deliveries(session, sb.base_url)
                 return sum(any(a["status"] != 200 for a in d["attempts"]) for d in found) >= 5
 
-            await until(some_refused)
+            await until(some_refused, within=90)
             server.start()  # loads its append-only file
 
             async def all_delivered() -> bool:
                 found = await deliveries(session, sb.base_url)
                 return len(found) >= RUNS and all(d["delivered"] for d in found)
 
-            await until(all_delivered)
+            await until(all_delivered, within=90)
             return await deliveries(session, sb.base_url)
     finally:
         web.kill()

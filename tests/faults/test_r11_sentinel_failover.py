@@ -10,10 +10,8 @@ does: `replica` acknowledgements need one. The time to recover is printed.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,17 +27,11 @@ from tests.faults.support import settings_env
 from tests.support.procs import RelayProcess
 from tests.support.redis_server import free_port
 from tests.support.sentinel_cluster import SentinelCluster
+from tests.support.wait import until
 
 FILES = 400
 CHUNK = 10
 KILL_AT_CHUNKS = 10  # of 40: the fan-out is under way, and so are the deliveries
-
-
-async def until(check: Callable[[], Awaitable[bool]], within: float = 45.0) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        assert time.monotonic() < deadline, "condition not reached before the deadline"
-        await asyncio.sleep(0.05)
 
 
 async def get_json(http: aiohttp.ClientSession, url: str, **headers: str) -> tuple[int, Any]:
@@ -95,14 +87,14 @@ async def test_failover_during_deliveries_and_a_fan_out(tmp_path: Path) -> None:
                 status, view = await get_json(http, f"{web_url}/v1/batches/{batch_id}", **auth)
                 return status == 200 and view["chunks"]["submitted"] >= least
 
-            await until(lambda: fanned_out(KILL_AT_CHUNKS))
+            await until(lambda: fanned_out(KILL_AT_CHUNKS), within=45)
             killed_at = time.time()
             cluster.primary.stop()  # SIGKILL the primary
 
             async def failed_over() -> bool:
                 return cluster.primary_port() == cluster.replica.port
 
-            await until(failed_over)
+            await until(failed_over, within=45)
             failover_s = time.time() - killed_at
             # Its supervisor restarts it as the new primary's replica, as Sentinel-aware
             # supervisors do (else the Sentinels convert it on their next 10 s INFO round).
@@ -119,7 +111,7 @@ async def test_failover_during_deliveries_and_a_fan_out(tmp_path: Path) -> None:
                 _, data = await get_json(http, f"{sb.base_url}/_sandbox/deliveries")
                 return bool(data) and all(d["delivered"] for d in data["deliveries"])
 
-            await until(delivered)
+            await until(delivered, within=45)
             _, data = await get_json(http, f"{sb.base_url}/_sandbox/deliveries")
             _, found = await get_json(http, f"{sb.base_url}/_sandbox/runs?workflowId={WF}")
             for proc in (web, worker):  # the same processes throughout: never restarted

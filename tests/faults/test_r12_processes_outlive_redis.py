@@ -7,8 +7,6 @@ process answers 503 (readyz and webhooks) instead of exiting; once Redis is back
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from relay_core.redis.client import connect
 from tests.support.procs import RelayProcess
 from tests.support.redis_server import RedisServer, free_port
 from tests.support.signing import SECRET, event, extend_headers, run_payload
+from tests.support.wait import until
 
 
 @pytest.fixture
@@ -28,13 +27,6 @@ def durable_redis() -> Iterator[RedisServer]:
     server = RedisServer(durable=True).start()
     yield server
     server.stop()
-
-
-async def until(predicate: object, within: float = 30.0) -> None:
-    deadline = time.monotonic() + within
-    while not await predicate():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not reached before the deadline"
-        await asyncio.sleep(0.05)
 
 
 async def deliver(session: aiohttp.ClientSession, port: int, n: int) -> int:

@@ -23,9 +23,9 @@ from tests.batches.support import (
     jobs_in_progress,
     sandbox_config,
     stack,
-    wait_for,
 )
 from tests.faults.support import worker_process
+from tests.support.wait import until
 
 FILES = 2000
 CHUNK = 10
@@ -49,7 +49,7 @@ async def release_killed_jobs(st: Stack, redis: Redis) -> None:
         posts = await st.requests("/workflow_runs/batch") + await st.requests("/workflow_runs")
         return all(r["status"] is not None for r in posts)
 
-    await wait_for(answered, timeout=10)
+    await until(answered, within=10)
     held = await jobs_in_progress(redis)
     assert held, "the kill caught no job in progress"
     ttls = [await redis.pttl(k) for k in held]
@@ -88,7 +88,7 @@ async def test_worker_sigkilled_three_times_every_file_one_run(
                     assert worker.proc is not None and worker.proc.poll() is None, "worker died"
                     return await accepted(redis, batch_id) >= target
 
-                await wait_for(reached, timeout=60)
+                await until(reached, within=60)
                 worker.kill()
                 assert await accepted(redis, batch_id) < CHUNKS, "killed after the fan-out"
                 await release_killed_jobs(st, redis)
@@ -102,7 +102,7 @@ async def test_worker_sigkilled_three_times_every_file_one_run(
                 view = (await st.call("GET", f"/v1/batches/{batch_id}"))[1]
                 return bool(view["chunks"]["submitted"] == CHUNKS)
 
-            await wait_for(settled, timeout=60)
+            await until(settled, within=60)
         finally:
             worker.stop()
 

@@ -6,8 +6,6 @@ redelivery, and each event is applied exactly once.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +19,7 @@ from sandbox import SandboxConfig, start_sandbox
 from tests.conftest import make_settings, run_worker_burst
 from tests.support.procs import RelayProcess
 from tests.support.redis_server import RedisServer, free_port
+from tests.support.wait import until
 
 RUNS = 1000
 WORKFLOW = "workflow_r2"
@@ -37,13 +36,6 @@ async def deliveries(session: aiohttp.ClientSession, base: str) -> list[dict[str
     async with session.get(f"{base}/_sandbox/deliveries") as resp:
         data = await resp.json()
     return list(data["deliveries"] if isinstance(data, dict) else data)
-
-
-async def until(predicate: Any, within: float = 90.0) -> None:
-    deadline = time.monotonic() + within
-    while not await predicate():
-        assert time.monotonic() < deadline, "condition not reached before the deadline"
-        await asyncio.sleep(0.05)
 
 
 async def test_redis_restart_during_deliveries(durable_redis: RedisServer) -> None:
@@ -91,21 +83,21 @@ async def test_redis_restart_during_deliveries(durable_redis: RedisServer) -> No
                     sum(d["delivered"] for d in await deliveries(session, sb.base_url)) >= RUNS // 5
                 )
 
-            await until(some_acknowledged)
+            await until(some_acknowledged, within=90)
             durable_redis.stop()
 
             async def some_refused() -> bool:
                 found = await deliveries(session, sb.base_url)
                 return sum(any(a["status"] == 503 for a in d["attempts"]) for d in found) >= 5
 
-            await until(some_refused)
+            await until(some_refused, within=90)
             durable_redis.start()
 
             async def all_delivered() -> bool:
                 found = await deliveries(session, sb.base_url)
                 return len(found) >= RUNS and all(d["delivered"] for d in found)
 
-            await until(all_delivered)
+            await until(all_delivered, within=90)
             final = await deliveries(session, sb.base_url)
     finally:
         web.kill()

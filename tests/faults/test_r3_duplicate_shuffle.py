@@ -30,9 +30,9 @@ from tests.batches.support import (
     jobs_in_progress,
     sandbox_config,
     stack,
-    wait_for,
 )
 from tests.support.signing import event, extend_headers, run_payload
+from tests.support.wait import until
 
 # Per kind (file index % 6): the events a run gets, in the order the platform sent them.
 PLANS: list[list[str]] = [
@@ -128,7 +128,7 @@ async def test_events_delivered_three_times_shuffled_counters_exact(
         async def all_sent() -> bool:
             return (await st.batch(batch_id))["state"] == "running"
 
-        await wait_for(all_sent)
+        await until(all_sent)
         runs = (await st.sandbox("GET", "/_sandbox/runs", **{"meta.relayBatchId": batch_id}))[
             "runs"
         ]
@@ -147,9 +147,9 @@ async def test_events_delivered_three_times_shuffled_counters_exact(
         async def applied() -> bool:
             return (await st.batch(batch_id))["completedAt"] is not None
 
-        await wait_for(applied, timeout=60)
+        await until(applied, within=60)
         completed_at = (await st.batch(batch_id))["completedAt"]
-        await wait_for(lambda: queue_drained(redis), timeout=60)
+        await until(lambda: queue_drained(redis), within=60)
         view = await st.batch(batch_id)
 
     print(f"R3: {len(deliveries)} deliveries posted in {posted_in:.1f} s")

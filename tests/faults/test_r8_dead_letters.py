@@ -32,7 +32,7 @@ async def _post(client: TestClient[Any, Any], event_id: str, run_id: str) -> Non
 
 
 async def _reconcile(settings: Settings) -> None:
-    pool = await queue.arq_pool(settings.redis_url)
+    pool = await queue.arq_pool(settings.redis.url)
     try:
         await pool.enqueue_job(queue.RECONCILE)
     finally:
@@ -43,7 +43,7 @@ async def _reconcile(settings: Settings) -> None:
 async def test_r8_poison_group_is_dead_lettered_then_redriven_once(
     client: TestClient[Any, Any], redis: Redis, settings: Settings
 ) -> None:
-    tries = make_settings(settings.redis_url, JOB_MAX_TRIES=3)
+    tries = make_settings(settings.redis.url, JOB_MAX_TRIES=3)
     await _post(client, "evt_poison_1", POISON)
     await _post(client, "evt_healthy_1", HEALTHY)
     # The real fault: the run's key holds the wrong type, so every apply gets WRONGTYPE.
@@ -63,7 +63,7 @@ async def test_r8_poison_group_is_dead_lettered_then_redriven_once(
     assert "WRONGTYPE" in dead["error"] and dead["needs"]
     assert dead["firstFailedAt"] < dead["lastFailedAt"]
     group = keys.event_group(dead["ref"])
-    assert 0 < await redis.pttl(group) <= settings.retention_ms  # kept with its dead letter
+    assert 0 < await redis.pttl(group) <= settings.retention.ms  # kept with its dead letter
     metrics_text = await (await client.get("/metrics")).text()
     assert 'relay_dead_letters{kind="event_group"} 1.0' in metrics_text
 
@@ -98,7 +98,7 @@ async def test_dead_letters_api_errors_purge_and_cli(
 ) -> None:
     await _post(client, "evt_poison_2", POISON)
     await redis.set(keys.run(POISON), "not a hash")
-    await run_worker_burst(make_settings(settings.redis_url, JOB_MAX_TRIES=1))
+    await run_worker_burst(make_settings(settings.redis.url, JOB_MAX_TRIES=1))
     (dead,) = (
         await (await client.get("/v1/dead-letters?kind=event_group", headers=auth())).json()
     )["deadLetters"]
@@ -133,13 +133,13 @@ async def test_a_batch_completion_that_keeps_failing_is_dead_lettered_and_redriv
 ) -> None:
     batch_id = "rbatch_poison"
     await redis.set(keys.batch(batch_id), "not a hash")  # every completion job gets WRONGTYPE
-    pool = await queue.arq_pool(settings.redis_url)
+    pool = await queue.arq_pool(settings.redis.url)
     try:
         job_id = queue.batch_completed_job_id(batch_id)
         await pool.enqueue_job(queue.BATCH_COMPLETED, batch_id, _job_id=job_id)
     finally:
         await pool.aclose()
-    await run_worker_burst(make_settings(settings.redis_url, JOB_MAX_TRIES=2))
+    await run_worker_burst(make_settings(settings.redis.url, JOB_MAX_TRIES=2))
     resp = await client.get("/v1/dead-letters/batch_completion:" + batch_id, headers=auth())
     dead = await resp.json()
     assert resp.status == 200 and dead["tries"] == 2 and "WRONGTYPE" in dead["error"], dead
@@ -165,12 +165,12 @@ async def test_a_chunk_job_that_exhausts_its_tries_waits_as_a_dead_letter(
     from worker.batches.fanout import submit_chunk
     from worker.jobmetrics import instrument
 
-    fanout = make_settings(settings.redis_url, EXTEND_API_KEY="sk_x")
+    fanout = make_settings(settings.redis.url, EXTEND_API_KEY="sk_x")
     accepted = await Producer(redis, fanout).submit(
         {"workflowId": "workflow_x", "files": [{"url": "https://files.example/a.pdf"}]}
     )
     # The scheduler cuts the chunk (and queues its job) when its slot comes: take it here.
-    sched = Scheduler(redis, Limits.of(fanout), fanout.sched_slot_seconds)
+    sched = Scheduler(redis, Limits.of(fanout), fanout.batches.slot_seconds)
     await redis.delete(keys.SCHED_LEASE)  # the submit's kick: this test dispatches itself
     while (await sched.take("test")).outcome != "granted":
         pass
@@ -201,7 +201,7 @@ async def test_a_chunk_job_that_exhausts_its_tries_waits_as_a_dead_letter(
 
     await redis.delete(chunk_key)
     await redis.hset(chunk_key, mapping=saved)  # type: ignore[misc]  # the cause is removed
-    pool = await queue.arq_pool(fanout.redis_url)
+    pool = await queue.arq_pool(fanout.redis.url)
     try:
         await pool.enqueue_job(queue.RECONCILE)
     finally:

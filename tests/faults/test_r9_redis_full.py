@@ -54,7 +54,7 @@ async def test_r9_redis_full_refuses_then_applies_redeliveries_once(
     full_stack: tuple[Settings, TestClient[Any, Any]],
 ) -> None:
     settings, client = full_stack
-    redis = connect(settings.redis_url)
+    redis = connect(settings.redis.url)
     try:
         acked = await _deliver(client, range(0, 30))
         assert all(s == 200 and b["status"] == "queued" for s, b, _ in acked)

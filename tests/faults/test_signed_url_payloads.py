@@ -16,9 +16,10 @@ from redis.asyncio import Redis
 
 from ingest.sink import EventSink
 from relay_core import keys
-from tests.batches.support import WF, Stack, files, sandbox_config, stack, wait_for
+from tests.batches.support import WF, Stack, files, sandbox_config, stack
 from tests.faults.support import runs_per_file
 from tests.support.signing import event, run_payload
+from tests.support.wait import until
 from worker.app import build_worker
 
 SIGNED_ALWAYS = {"signed_url_threshold_bytes": 64}  # every event is larger
@@ -67,7 +68,7 @@ async def signed_deliveries(st: Stack, run_ids: list[str]) -> list[dict[str, Any
         found = (await st.sandbox("GET", "/_sandbox/deliveries"))["deliveries"]
         return sum(bool(d["signedUrl"]) for d in found if d["runId"] in run_ids) == len(run_ids)
 
-    await wait_for(signed)
+    await until(signed)
     found = (await st.sandbox("GET", "/_sandbox/deliveries"))["deliveries"]
     return [d for d in found if d["runId"] in run_ids]
 
@@ -124,7 +125,7 @@ async def test_failed_fetches_are_recorded_and_the_group_still_applied(
         async for k in redis.scan_iter(match=keys.SIGNED_URL_ERROR + "*")
     }
     for k in [k async for k in redis.scan_iter(match=keys.SIGNED_URL_ERROR + "*")]:
-        assert 0 < await redis.pttl(k) <= st.settings.retention_ms  # kept for the retention
+        assert 0 < await redis.pttl(k) <= st.settings.retention.ms  # kept for the retention
     assert set(errors) == {expired["eventId"], "evt_sig_404", "evt_sig_host"}, errors
     assert "HTTP 403" in errors[expired["eventId"]]
     assert "HTTP 404" in errors["evt_sig_404"]

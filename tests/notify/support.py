@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,16 +71,3 @@ async def receiver(host: str = "127.0.0.1", **kw: Any) -> AsyncIterator[Receiver
         if rec.hold is not None:
             rec.hold.set()
         await runner.cleanup()
-
-
-async def until(check: Callable[[], Awaitable[bool] | bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)

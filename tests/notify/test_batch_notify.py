@@ -9,8 +9,9 @@ from typing import Any
 from redis.asyncio import Redis
 
 from tests.batches.support import WF, sandbox_config, stack
-from tests.notify.support import receiver, until
+from tests.notify.support import receiver
 from tests.sandbox.support import STEPS
+from tests.support.wait import until
 
 NOTIFY = {"CALLBACK_ALLOWED_HOSTS": "127.0.0.1", "NOTIFY_RETRY_SCHEDULE": "0,20ms,20ms"}
 

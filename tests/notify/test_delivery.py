@@ -16,7 +16,8 @@ from ingest.app import create_app
 from relay_core.notify import emit
 from relay_core.settings import Settings
 from tests.conftest import auth, make_settings, run_worker_burst
-from tests.notify.support import receiver, until
+from tests.notify.support import receiver
+from tests.support.wait import until
 from worker.app import build_worker
 
 FAST = {"CALLBACK_ALLOWED_HOSTS": "127.0.0.1", "NOTIFY_RETRY_SCHEDULE": "0,20ms,20ms"}

@@ -10,6 +10,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from ingest.app import create_app
+from relay_cli.client import Client
 from relay_cli.listen import listen
 from relay_core import keys
 from relay_core.notify import emit
@@ -23,7 +24,7 @@ async def test_listen_prints_verified_notifications(redis_url: str, redis: Redis
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     relay_url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    cli = make_settings(redis_url, RELAY_URL=relay_url, RELAY_API_KEY=API_KEY, **NOTIFY)
+    cli = Client(relay_url, API_KEY)
     out, ready = io.StringIO(), asyncio.Event()
     try:
         task = asyncio.create_task(

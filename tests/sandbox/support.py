@@ -1,10 +1,9 @@
-"""Helpers shared by the sandbox tests: config, headers, a webhook receiver, waiting."""
+"""Helpers shared by the sandbox tests: config, headers, a webhook receiver."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,22 +73,6 @@ def headers(version: str | None = V2026, key: str = "sk_sandbox") -> dict[str, s
     if version is not None:
         out["x-extend-api-version"] = version
     return out
-
-
-async def wait_for(
-    check: Callable[[], Awaitable[bool]] | Callable[[], bool], within: float = 10.0
-) -> None:
-    """Poll ``check`` every 10 ms until it holds; fail after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        result = check()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        await asyncio.sleep(0.01)
 
 
 async def control(

@@ -18,8 +18,8 @@ from tests.sandbox.support import (
     base_config,
     control,
     headers,
-    wait_for,
 )
+from tests.support.wait import until
 
 SECRET = "wss_test_secret"
 hooks = Webhooks()
@@ -59,7 +59,7 @@ async def run_files(
 
 
 async def settle(sb: Sandbox, receiver: Receiver, count: int) -> None:
-    await wait_for(lambda: len(receiver.deliveries) >= count and sb.state.dispatcher.idle)
+    await until(lambda: len(receiver.deliveries) >= count and sb.state.dispatcher.idle)
 
 
 def envelope(delivery: Any) -> dict[str, Any]:
@@ -202,7 +202,7 @@ async def test_timeout_is_retried_and_attempts_are_capped(
     receiver.statuses = [500] * 10
     hook(sb, receiver, max_attempts=3, backoff_base_seconds=0.01)
     await run_files(http, sb)
-    await wait_for(lambda: len(sb.state.events.events) == 2 and sb.state.dispatcher.idle)
+    await until(lambda: len(sb.state.events.events) == 2 and sb.state.dispatcher.idle)
     last = sb.state.events.events[1]
     assert [a.status for a in last.attempts] == [500, 500, 500]
     assert not last.delivered_urls
@@ -219,7 +219,7 @@ async def test_duplicates_drops_and_redelivery(
 
     hook(sb, receiver, p_drop=1.0, p_duplicate=0.0)
     (dropped_run,) = await run_files(http, sb)
-    await wait_for(lambda: len(sb.state.events.events) == 2 and sb.state.dispatcher.idle)
+    await until(lambda: len(sb.state.events.events) == 2 and sb.state.dispatcher.idle)
     assert len(receiver.deliveries) == 2
     log = (await control(http, sb, "GET", f"deliveries?runId={dropped_run}"))["deliveries"]
     assert log[0]["dropped"] is True

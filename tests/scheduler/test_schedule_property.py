@@ -84,7 +84,7 @@ async def test_priority_fairness_pacing_and_no_starvation(
     await redis.flushdb()
     config = make_settings(redis_url, EXTEND_FILES_PER_MINUTE=per_minute, EXTEND_RUN_RPS=run_rps)
     producer = Producer(redis, config)
-    sched = Scheduler(redis, Limits.of(config), config.sched_slot_seconds)
+    sched = Scheduler(redis, Limits.of(config), config.batches.slot_seconds)
     pending = sorted(batches, key=lambda s: s.arrives_after)
     live: dict[str, Live] = {}
     slots: list[tuple[float, int]] = []

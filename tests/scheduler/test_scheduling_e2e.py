@@ -11,8 +11,9 @@ import orjson
 from redis.asyncio import Redis
 
 from relay_core import keys
-from tests.batches.support import WF, Stack, files, sandbox_config, stack, wait_for
+from tests.batches.support import WF, Stack, files, sandbox_config, stack
 from tests.conftest import API_KEY
+from tests.support.wait import until
 
 KEYS = f"{API_KEY},backfill:bk_key:read+submit,urgent:ur_key:read+submit,viewer:rd_key:read"
 # 100 files a second: a lone batch gets 25-file chunks (its share of a quarter second of budget).
@@ -50,7 +51,7 @@ async def test_priority_one_preempts_a_backfill_at_a_chunk_boundary(
     async with stack(redis_url, sandbox_config(), **LIMITS) as st:
         big = await submit_as(st, "bk_key", 1000, "big")
         st.start_worker()
-        await wait_for(lambda: _sent_at_least(st, big, 100))
+        await until(lambda: _sent_at_least(st, big, 100))
         before = len(await sends(st))
         urgent = await submit_as(st, "ur_key", 10, "urgent", priority=1)
         done = await st.wait_done(urgent)

@@ -7,22 +7,20 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
+
+from tests.support.wait import until_sync
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def wait_port(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.02)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port}")
+    def listens() -> bool:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+
+    until_sync(listens, within=timeout, what=f"a listener on 127.0.0.1:{port}", ignoring=(OSError,))
 
 
 class RelayProcess:

@@ -7,7 +7,6 @@ import socket
 import ssl
 import subprocess
 import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from redis.exceptions import ResponseError
 
 from relay_cli.localredis import bundled_server
 from tests.support.tls_certs import TlsFiles
+from tests.support.wait import until_sync
 
 
 def free_port() -> int:
@@ -95,14 +95,9 @@ class RedisServer:
             self.proc = None
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                if self._answers_ping():
-                    return
-            except OSError:  # ssl.SSLError too: a server still starting may cut the handshake
-                time.sleep(0.02)
-        raise RuntimeError(f"redis-server did not start on port {self.port}")
+        # OSError covers ssl.SSLError too: a server still starting may cut the handshake.
+        what = f"redis-server answering on port {self.port}"
+        until_sync(self._answers_ping, within=10, what=what, ignoring=(OSError,))
 
     def _answers_ping(self) -> bool:
         with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as raw:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -19,6 +18,7 @@ import redis
 
 from tests.support.redis_server import RedisServer, free_port
 from tests.support.tls_certs import TlsFiles, make_server_files
+from tests.support.wait import until_sync
 
 SERVICE = "mymaster"
 DOWN_AFTER_MS = 1000  # how long the primary may be silent before the Sentinels act
@@ -126,13 +126,13 @@ class SentinelCluster:
         return None
 
     def _wait_sentinels_agree(self) -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        def agree() -> bool:
             states = [self._master_state(port) for port in self.sentinel_ports]
-            if all(s.get("num-slaves") == 1 and s.get("num-other-sentinels") == 2 for s in states):
-                return
-            time.sleep(0.1)
-        raise RuntimeError("the Sentinels did not find the replica and each other in time")
+            return all(
+                s.get("num-slaves") == 1 and s.get("num-other-sentinels") == 2 for s in states
+            )
+
+        until_sync(agree, every=0.1, what="the Sentinels found the replica and each other")
 
     def _master_state(self, port: int) -> dict[str, object]:
         client = redis.Redis(
@@ -154,11 +154,12 @@ class SentinelCluster:
 
 def wait_link_up(port: int, within: float = 20.0, password: str | None = None, **tls: Any) -> None:
     client = redis.Redis(host="127.0.0.1", port=port, password=password, **tls)
-    deadline = time.monotonic() + within
     try:
-        while client.info("replication").get("master_link_status") != "up":
-            assert time.monotonic() < deadline, f"the replica on {port} did not sync"
-            time.sleep(0.02)
+        until_sync(
+            lambda: client.info("replication").get("master_link_status") == "up",
+            within=within,
+            what=f"the replica on {port} synced",
+        )
     finally:
         client.close()
 

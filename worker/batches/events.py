@@ -44,7 +44,7 @@ async def fetch_signed_payloads(wc: WorkerContext, envelopes: list[Envelope]) ->
 
 async def _fetch_failed(wc: WorkerContext, env: Envelope, exc: FetchError) -> None:
     # One expiring key per event (not one hash that grows forever): kept for the retention.
-    keep = wc.settings.retention_ms
+    keep = wc.settings.retention.ms
     await wc.redis.set(keys.signed_url_error(env.event_id), str(exc), px=keep or None)
     log.warning("signed payload event=%s try=%d: %s", env.event_id, wc.job_try, exc)
     if exc.retryable and wc.job_try < retry.SIGNED_URL.attempts:

@@ -118,7 +118,9 @@ async def _send(
     submission = _submission(
         batch, chunk, remaining, await files_of(redis, batch.batch_id, remaining)
     )
-    wait_ms = settings.webhook_ack_timeout_ms if settings.webhook_ack_durability == "replica" else 0
+    wait_ms = (
+        settings.webhooks.ack_timeout_ms if settings.webhooks.ack_durability == "replica" else 0
+    )
     try:
         state = await begin_send(redis, chunk, remaining, wait_ms)
     except NotReplicated as exc:

@@ -251,7 +251,7 @@ async def _finish(
     moved = await deploys.move(wc.redis, did, fields=done, attempt=attempt)
     if moved:
         metrics.DEPLOYS.inc(status)
-        await deploys.expire_final(wc.redis, did, wc.settings.retention_ms)
+        await deploys.expire_final(wc.redis, did, wc.settings.retention.ms)
     # Also when the move raced (a re-run after a crash): the message id keeps it single.
     await emit.emit(wc.redis, await emit.deploy_events(wc.redis, did))
     return status if moved else "raced"

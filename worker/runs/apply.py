@@ -38,7 +38,7 @@ async def apply_events(ctx: dict[str, Any], group_id: str) -> dict[str, int]:
     results = await wc.runs.apply_many(updates, queue.now_ms()) if updates else []
     # Deploy claims before the group is deleted: a crash here re-runs the group, harmlessly.
     applied = zip(event_types, (u for u, _ in updates), results, strict=True)
-    await fire_run_triggers(redis, wc.rules, applied, retention_ms=wc.settings.retention_ms)
+    await fire_run_triggers(redis, wc.rules, applied, retention_ms=wc.settings.retention.ms)
     await record_deployed_events(redis, envelopes)
     now, replayed = queue.now_ms(), eventlog.is_replay(group_id)
     if not replayed:
@@ -49,7 +49,7 @@ async def apply_events(ctx: dict[str, Any], group_id: str) -> dict[str, int]:
         for env in envelopes if not replayed else []:  # a replay is not new traffic
             pipe.hincrby(keys.EVENT_TYPES, env.event_type, 1)
         if not replayed:
-            eventlog.queue_log(pipe, group_id, bodies, now, wc.settings.event_log_ms)
+            eventlog.queue_log(pipe, group_id, bodies, now, wc.settings.retention.event_log_ms)
         pipe.delete(group_key)
         await pipe.execute()
     changed = sum(r.changed for r in results)
@@ -80,7 +80,7 @@ async def batch_completed(ctx: dict[str, Any], batch_id: str) -> dict[str, str]:
     Claims a deploy for every matching `batch.completed` rule; the deploy job checks the gates.
     """
     wc = context(ctx)
-    redis, retention = wc.redis, wc.settings.retention_ms
+    redis, retention = wc.redis, wc.settings.retention.ms
     claimed = await fire_batch_triggers(redis, wc.rules, batch_id, retention_ms=retention)
     await emit.emit(redis, await emit.batch_events(redis, batch_id))
     await batches.expire_finished(redis, batch_id, retention)

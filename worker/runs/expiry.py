@@ -20,7 +20,7 @@ SWEEP_JOB_TIMEOUT_SECONDS = 120
 
 async def sweep_runs(ctx: dict[str, Any]) -> int:
     wc = context(ctx)
-    deleted = await runexpiry.sweep(wc.redis, queue.now_ms(), wc.settings.retention_ms)
+    deleted = await runexpiry.sweep(wc.redis, queue.now_ms(), wc.settings.retention.ms)
     if deleted:
         log.info("retention: deleted %d finished runs past RETENTION_DAYS", deleted)
     return deleted

@@ -47,7 +47,7 @@ async def reconcile(ctx: dict[str, Any]) -> dict[str, int]:
     if wc.extend_runs is None:
         return {"groups": groups, "runs": 0, "batches": 0}
     deadline = time.monotonic() + BUDGET_SECONDS
-    cutoff = queue.now_ms() - wc.settings.reconcile_after_seconds * 1000
+    cutoff = queue.now_ms() - wc.settings.runs.reconcile_after_seconds * 1000
     polled = await _poll_stale_runs(wc, cutoff, deadline)
     healed = await _heal_batches(wc, cutoff, deadline)
     await scheduler.kick(wc.redis)  # files left to send and no dispatcher: start one

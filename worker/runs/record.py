@@ -37,6 +37,6 @@ async def record(wc: WorkerContext, source: str, updates: list[RunUpdate]) -> in
     results = await wc.runs.apply_many(items, queue.now_ms())
     event_types = [_EVENT_OF.get(u.status or "", "workflow_run.updated") for u in updates]
     applied = zip(event_types, updates, results, strict=True)
-    retention = wc.settings.retention_ms
+    retention = wc.settings.retention.ms
     await fire_run_triggers(wc.redis, wc.rules, applied, retention_ms=retention)
     return sum(r.changed for r in results)

@@ -39,14 +39,14 @@ def check_url(url: str, allowed_hosts: list[str]) -> None:
 async def fetch_payload(
     session: aiohttp.ClientSession, url: str, settings: Settings
 ) -> dict[str, Any]:
-    check_url(url, settings.signed_url_allowed_hosts)
-    timeout = aiohttp.ClientTimeout(total=settings.signed_url_timeout_seconds)
+    check_url(url, settings.webhooks.signed_url_allowed_hosts)
+    timeout = aiohttp.ClientTimeout(total=settings.webhooks.signed_url_timeout_seconds)
     try:
         async with session.get(url, timeout=timeout, allow_redirects=False) as resp:
             if resp.status != 200:
                 retryable = resp.status in (408, 429) or resp.status >= 500
                 raise FetchError(f"signed URL answered HTTP {resp.status}", retryable=retryable)
-            raw = await _read_bounded(resp, settings.signed_url_max_bytes)
+            raw = await _read_bounded(resp, settings.webhooks.signed_url_max_bytes)
     except aiohttp.ClientConnectorDNSError as exc:
         # The URL names a host that does not exist: retrying the same URL cannot help.
         raise FetchError(f"signed URL host does not resolve: {exc.host}", retryable=False) from exc

@@ -2,8 +2,8 @@
 -- queue the next attempt's job, in one step. Applies only to the attempt it names, so a
 -- repeated or stale job records nothing (and the next job, named by its attempt, is queued
 -- once). Answers 1 when recorded.
---! KEYS: delivery attempts dead job queue
---! ARGV: delivery_id round attempt state now fields record attempts_kept job job_id score
+--! KEYS: delivery attempts job queue
+--! ARGV: round attempt state now fields record attempts_kept job job_id score
 --! ARGV: finished_ttl_ms attempts_ttl_ms
 -- state: pending (retry) | delivered | dead | disabled | dropped; fields: JSON object;
 -- record: the attempt's JSON ('' = none); job(_id), score: the next attempt's job.
@@ -22,9 +22,8 @@ end
 if ARG.state == 'pending' then
   redis.call('HINCRBY', KEY.delivery, 'n', 1)
   arq_enqueue(KEY.queue, KEY.job, ARG.job, ARG.job_id, ARG.score, {now = ARG.now})
-elseif ARG.state == 'dead' then
-  redis.call('ZADD', KEY.dead, ARG.now, ARG.delivery_id)
-else
+elseif ARG.state ~= 'dead' then
+  -- A dead delivery is kept: its dead letter (relay_core.ops.deadletters) holds it from now on.
   redis.call('PEXPIRE', KEY.delivery, ARG.finished_ttl_ms)
 end
 return 1
