@@ -17,10 +17,12 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import (
     default_queue_name,
     health_check_key_suffix,
+    in_progress_key_prefix,
     job_key_prefix,
     result_key_prefix,
     retry_key_prefix,
 )
+from redis.asyncio import Redis
 from redis.asyncio.sentinel import Sentinel
 
 from relay_core import sentinel, tls
@@ -30,6 +32,7 @@ JOB_KEY_PREFIX = job_key_prefix
 RETRY_KEY_PREFIX = retry_key_prefix  # + job id -> tries so far (arq counts on from it)
 RESULT_KEY_PREFIX = result_key_prefix  # + job id -> a finished job's result (keep_result)
 HEALTH_CHECK_SUFFIX = health_check_key_suffix
+IN_PROGRESS_KEY_PREFIX = in_progress_key_prefix  # + job id -> "a worker runs it" (a TTL)
 JOB_EXPIRES_MS = 24 * 3600 * 1000
 
 APPLY_EVENTS = "apply_events"
@@ -59,6 +62,37 @@ def job_bytes(function: str, args: list[Any], enqueue_ms: int | None = None) -> 
     """The value arq stores at arq:job:<id> (see arq.jobs.serialize_job)."""
     et = now_ms() if enqueue_ms is None else enqueue_ms
     return serialize({"t": None, "f": function, "a": args, "k": {}, "et": et})
+
+
+# KEYS: in-progress keys a worker set; ARGV: for each, the most ms it can have left if it is
+# still the key that worker set. One with more left was set later, by another worker once the
+# first one's had gone, and is left alone.
+RELEASE_IN_PROGRESS = """
+local released = {}
+for i, key in ipairs(KEYS) do
+  local left = redis.call('PTTL', key)
+  if left > 0 and left <= tonumber(ARGV[i]) then
+    redis.call('DEL', key)
+    released[#released + 1] = key
+  end
+end
+return released
+"""
+
+
+async def release_in_progress(redis: Redis, most_left_ms: dict[str, int]) -> list[str]:
+    """Delete the in-progress keys of these jobs that are still the ones the caller set (job id
+    -> the most ms such a key can have left); the ids of the jobs released. arq then starts
+    them again on its next poll instead of once their keys expire."""
+    script = redis.register_script(RELEASE_IN_PROGRESS)
+    released: list[str] = []
+    items = list(most_left_ms.items())
+    for first in range(0, len(items), 500):  # bounded scripts: Redis serves nothing meanwhile
+        part = items[first : first + 500]
+        script_keys = [IN_PROGRESS_KEY_PREFIX + job_id for job_id, _ in part]
+        found: list[bytes] = await script(keys=script_keys, args=[left for _, left in part])
+        released += [key.decode()[len(IN_PROGRESS_KEY_PREFIX) :] for key in found]
+    return released
 
 
 def redis_settings(url: str) -> RedisSettings:
