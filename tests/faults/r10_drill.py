@@ -48,6 +48,8 @@ class Cycle:
     canary_lost: bool = False  # the plain write made just before the SIGKILL is gone
     down_seconds: float = 0.0  # SIGKILL to Redis accepting writes again
     hold_seconds: float = 0.0  # stall begun to an fsync held
+    killed_at: float = 0.0  # wall time of the SIGKILL
+    back_at: float = 0.0  # wall time Redis first accepted a write again
     after_restart: dict[str, dict[str, Any]] = field(default_factory=dict)  # group -> keys
 
     def stuck_report(self, worker_log: Path) -> str:
@@ -126,16 +128,21 @@ class Drill:
             data = await resp.json()
         return [d for d in data["deliveries"] if d["eventId"] not in self.seen]
 
-    async def post_runs(self, runs: int) -> None:
-        for first in range(0, runs, 1000):  # the platform takes 1,000 inputs per batch
-            inputs = [
-                {"file": {"url": f"https://files.invalid/{i}.pdf"}}
-                for i in range(first, min(runs, first + 1000))
-            ]
-            body = {"workflow": {"id": WORKFLOW}, "inputs": inputs}
-            url = f"{self.sandbox.base_url}/workflow_runs/batch"
-            async with self.session.post(url, json=body, headers=SANDBOX_HEADERS) as resp:
-                assert resp.status == 200, await resp.text()
+    async def post_runs(self, first: int, end: int) -> None:
+        inputs = [{"file": {"url": f"https://files.invalid/{i}.pdf"}} for i in range(first, end)]
+        body = {"workflow": {"id": WORKFLOW}, "inputs": inputs}
+        url = f"{self.sandbox.base_url}/workflow_runs/batch"
+        async with self.session.post(url, json=body, headers=SANDBOX_HEADERS) as resp:
+            assert resp.status == 200, await resp.text()
+
+    async def feed(self, runs: int, per_second: int) -> None:
+        """Post `runs` runs at a steady pace: their events are delivered as they finish, so
+        deliveries (and the worker's applies) are still flowing whenever the stall takes hold,
+        which with everysec is up to a second after it begins."""
+        step = max(1, per_second // 10)
+        for first in range(0, runs, step):
+            await self.post_runs(first, min(runs, first + step))
+            await asyncio.sleep(0.1)
 
     async def until(self, predicate: Any, within: float, what: str) -> None:
         deadline = time.monotonic() + within
@@ -143,27 +150,39 @@ class Drill:
             assert time.monotonic() < deadline, f"{what}: not reached in {within:.0f} s"
             await asyncio.sleep(0.02)
 
-    async def cycle(self, runs: int, stall_after: int, stalled_for: float) -> Cycle:
-        """Post `runs` runs; once `stall_after` of their events are answered 200, stall the
-        disk, let it stay stalled `stalled_for` seconds (under 2 s: Valkey then writes its
-        buffer anyway), SIGKILL Redis, end the stall, restart Redis on the same files."""
-        await self.post_runs(runs)
+    async def cycle(
+        self, runs: int, stall_after: int, stalled_for: float, per_second: int = 1000
+    ) -> Cycle:
+        """Feed `runs` runs; once `stall_after` of their events are answered 200, stall the disk
+        (at Valkey's next fsync), keep it stalled `stalled_for` seconds (under 2 s: Valkey then
+        writes its buffer anyway), SIGKILL Redis, end the stall, restart Redis on its files."""
+        feeder = asyncio.create_task(self.feed(runs, per_second))
+        try:
+            result = await self._crash_in(feeder, stall_after, stalled_for)
+        finally:
+            feeder.cancel()  # done by now, unless the cycle failed
+        await self._settle(runs, result)
+        return result
 
+    async def _crash_in(
+        self, feeder: asyncio.Task[None], stall_after: int, stalled_for: float
+    ) -> Cycle:
         async def acknowledged() -> bool:
             return sum(d["delivered"] for d in await self.deliveries()) >= stall_after
 
         await self.until(acknowledged, 60, f"{stall_after} deliveries acknowledged")
         result = Cycle()
-        killed_at, down_from = await self._crash(stalled_for, result)
-        back_at = await self._restart()
+        await self.redis.delete("r10:canary")
+        await asyncio.sleep(self.stall.until_next_sync())  # so it takes hold at once
+        result.killed_at, down_from = await self._crash(stalled_for, result)
+        result.back_at = await self._restart()
         result.down_seconds = time.monotonic() - down_from
         result.after_restart = await groups_now(self.redis)
         result.canary_lost = await self.redis.get("r10:canary") is None
-        await self._settle(runs, result, killed_at, back_at)
+        await feeder
         return result
 
     async def _crash(self, stalled_for: float, result: Cycle) -> tuple[float, float]:
-        await self.redis.delete("r10:canary")
         self.stall.begin()
         begun = time.monotonic()
         await self.until(lambda: _now(self.stall.taken_hold()), 5, "the stall held an fsync")
@@ -186,7 +205,7 @@ class Drill:
             except RedisError:
                 await asyncio.sleep(0.01)
 
-    async def _settle(self, runs: int, result: Cycle, killed_at: float, back_at: float) -> None:
+    async def _settle(self, runs: int, result: Cycle) -> None:
         """Wait until every event of the cycle is delivered and applied (or long past the
         bound), then judge each one."""
         final: list[dict[str, Any]] = []
@@ -207,7 +226,7 @@ class Drill:
             await self.until(settled, 6 * APPLY_BOUND_SECONDS, "every event applied")
         for d in final:
             oks = [a["at"] for a in d["attempts"] if a["status"] == 200]
-            early = bool(oks) and min(oks) < killed_at
+            early = bool(oks) and min(oks) < result.killed_at
             result.events += 1
             result.acknowledged += early
             result.refused += any(a["status"] != 200 for a in d["attempts"])
@@ -217,7 +236,7 @@ class Drill:
                     result.lost.append(d["eventId"])
                 continue
             result.repeated += [d["eventId"]] if len(times) > 1 else []
-            after = max(times) - max(back_at, min(oks) if oks else back_at)
+            after = max(times) - max(result.back_at, min(oks) if oks else result.back_at)
             result.worst = max(result.worst, after)
             if after > APPLY_BOUND_SECONDS:
                 result.late[d["eventId"]] = after

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 SOURCE = Path(__file__).with_name("stall_fsync.c")
+EVERYSEC_PERIOD_SECONDS = 1.0  # appendfsync everysec: at most one fsync a second
 
 
 def compiler() -> str | None:
@@ -41,9 +42,19 @@ class DiskStall:
         self.library = library
         self.flag = directory / "stall"
         self.held = directory / "stall.held"  # created by the shim once a call is held
+        self.synced = directory / "stall.synced"  # dated by the shim at each call completed
 
     def env(self) -> dict[str, str]:
         return {"LD_PRELOAD": str(self.library), "STALL_FSYNC_FLAG": str(self.flag)}
+
+    def until_next_sync(self, lead: float = 0.1) -> float:
+        """Seconds until `lead` before the server's next fsync (everysec: one second after the
+        last one), so that a stall begun then takes hold at once rather than up to 1 s later."""
+        try:
+            last = self.synced.stat().st_mtime
+        except FileNotFoundError:
+            return 0.0
+        return max(0.0, last + EVERYSEC_PERIOD_SECONDS - lead - time.time())
 
     def begin(self) -> None:
         self.held.unlink(missing_ok=True)
@@ -52,6 +63,7 @@ class DiskStall:
     def end(self) -> None:
         self.flag.unlink(missing_ok=True)
         self.held.unlink(missing_ok=True)
+        self.synced.unlink(missing_ok=True)  # a restarted server's first fsync dates it again
 
     def taken_hold(self) -> bool:
         """Whether the server has a flush blocked by this stall (it flushes only after writes)."""
