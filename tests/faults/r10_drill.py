@@ -43,7 +43,9 @@ class Cycle:
     refused: int = 0  # had an attempt not answered 200 (redelivered)
     lost: list[str] = field(default_factory=list)  # answered 200, never applied
     repeated: list[str] = field(default_factory=list)  # applied more than once
-    late: dict[str, float] = field(default_factory=dict)  # event -> seconds after its bound
+    # event -> when it was applied, in seconds after Redis was back (or after its 200, when
+    # that came later), for those beyond APPLY_BOUND_SECONDS
+    late: dict[str, float] = field(default_factory=dict)
     worst: float = 0.0  # the latest apply, in seconds after Redis was back (or the 200)
     canary_lost: bool = False  # the plain write made just before the SIGKILL is gone
     down_seconds: float = 0.0  # SIGKILL to Redis accepting writes again
@@ -60,7 +62,8 @@ class Cycle:
         lines = worker_log.read_text(errors="replace").splitlines()
         report = [f"{len(wanted)} events lost or late; their groups after the restart:"]
         for group, state in groups.items():
-            report.append(f"  {group}: { ({k: v for k, v in state.items() if k != 'events'}) }")
+            found = {k: v for k, v in state.items() if k != "events"}
+            report.append(f"  {group}: {found}")
             report += [f"    log: {line}" for line in lines if group in line]
         if not groups:
             report.append("  (in no group: the group was gone when Redis came back)")
@@ -185,7 +188,11 @@ class Drill:
     async def _crash(self, stalled_for: float, result: Cycle) -> tuple[float, float]:
         self.stall.begin()
         begun = time.monotonic()
-        await self.until(lambda: _now(self.stall.taken_hold()), 5, "the stall held an fsync")
+
+        async def held() -> bool:
+            return self.stall.taken_hold()
+
+        await self.until(held, 5, "the stall held an fsync")
         result.hold_seconds = time.monotonic() - begun
         await asyncio.sleep(stalled_for)  # the fault's shape: writes pile up in memory only
         await self.redis.set("r10:canary", b"1")  # acknowledged, must be lost with the crash
@@ -232,8 +239,7 @@ class Drill:
             result.refused += any(a["status"] != 200 for a in d["attempts"])
             times = applied.get(d["eventId"], [])
             if not times:
-                if early:
-                    result.lost.append(d["eventId"])
+                result.lost += [d["eventId"]] if oks else []
                 continue
             result.repeated += [d["eventId"]] if len(times) > 1 else []
             after = max(times) - max(result.back_at, min(oks) if oks else result.back_at)
@@ -241,10 +247,6 @@ class Drill:
             if after > APPLY_BOUND_SECONDS:
                 result.late[d["eventId"]] = after
         self.seen |= {d["eventId"] for d in final}
-
-
-async def _now(value: bool) -> bool:
-    return value
 
 
 async def applied_at(redis: Redis, run_ids: list[str]) -> dict[str, list[float]]:
