@@ -265,8 +265,8 @@ async def applied_at(redis: Redis, run_ids: list[str]) -> dict[str, list[float]]
 
 
 async def groups_now(redis: Redis) -> dict[str, dict[str, Any]]:
-    """Every event group in Redis with its apply job's arq keys: job, in-progress (ms left),
-    queue score, tries, result."""
+    """Every event group in Redis with its events' dedupe keys and its apply job's arq keys:
+    job, in-progress (ms left), queue entry, tries, result."""
     groups: dict[str, dict[str, Any]] = {}
     async for raw in redis.scan_iter(match=keys.EVENT_GROUP + "*", count=1000):
         group_id = raw.decode()[len(keys.EVENT_GROUP) :]
@@ -279,8 +279,11 @@ async def groups_now(redis: Redis) -> dict[str, dict[str, Any]]:
             pipe.get(queue.RETRY_KEY_PREFIX + job_id)
             pipe.exists(queue.RESULT_KEY_PREFIX + job_id)
             bodies, job, in_progress, score, tries, result = await pipe.execute()
+        events = [orjson.loads(b)["eventId"] for b in bodies]
+        seen = await redis.exists(*map(keys.event_seen, events)) if events else 0
         groups[group_id] = {
-            "events": [orjson.loads(b)["eventId"] for b in bodies],
+            "events": events,
+            "dedupe_keys": f"{seen}/{len(events)}",
             "job_key": bool(job),
             "in_progress_ms_left": in_progress,
             "queued": score is not None,
