@@ -373,6 +373,7 @@ SAMPLES: dict[str, tuple[dict[str, Any], dict[str, Any], Any]] = {
         {n: "" for n in scripts.DEAD_LETTER_REDRIVE.arg_names},
         0,
     ),
+    "RELEASE_IN_PROGRESS": ({"in_progress": ["t:ip"]}, {"most_left_ms": [1000]}, []),
 }
 
 

@@ -24,6 +24,7 @@ from tests.conftest import make_settings
 from tests.support.signing import event, run_payload
 from tests.support.wait import until
 from worker.app import build_worker
+from worker.resilience import release_in_progress
 
 
 class CuttingProxy:
@@ -164,3 +165,17 @@ async def test_a_job_whose_in_progress_key_a_failover_lost_is_not_started_twice(
         await asyncio.wait_for(task, 30)
         await worker.close()
         await pool.aclose()
+
+
+async def test_a_worker_releases_only_the_in_progress_keys_it_set(redis: Redis) -> None:
+    """Once Redis is back, a worker deletes the in-progress keys of the jobs it no longer runs
+    (a crash may have kept the key that started a job and lost the end). A key with more time
+    left than the worker's own could have was set later, by another worker: it stays."""
+    prefix = queue.IN_PROGRESS_KEY_PREFIX
+    await redis.set(prefix + "mine", b"1", px=30_000)
+    await redis.set(prefix + "theirs", b"1", px=50_000)
+    await redis.set(prefix + "no-ttl", b"1")
+    most_left = {"mine": 40_000, "theirs": 40_000, "no-ttl": 40_000, "gone": 40_000}
+    assert await release_in_progress(redis, most_left) == ["mine"]
+    assert await redis.exists(prefix + "mine") == 0
+    assert await redis.exists(prefix + "theirs", prefix + "no-ttl") == 2

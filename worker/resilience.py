@@ -4,11 +4,18 @@ arq's worker lets a Redis connection error escape its poll loop, and the process
 may then wait minutes before it restarts a process that keeps crashing. This worker keeps the
 process: while Redis is unreachable it reports not ready (a log line; its health key expires,
 so `relay worker --check` fails), retries with jittered, capped backoff, and carries on as
-soon as Redis answers again. A job whose run was cut by the outage is retried: arq would leave
-its in-progress key to expire (up to IN_PROGRESS_SECONDS, 50 s), so once Redis answers this
-worker removes the keys of its own cut jobs and the job is picked up again at once. A worker
-that cannot reach Redis at start waits for it the same way instead of exiting. A job still
-running here is never started again here, even when a failover lost its in-progress key.
+soon as Redis answers again. A worker that cannot reach Redis at start waits for it the same
+way instead of exiting. A job still running here is never started again here, even when a
+failover lost its in-progress key.
+
+Once Redis answers again, the worker deletes the in-progress keys it set for jobs it no longer
+runs, so those jobs are picked up again at once rather than when the keys expire (arq's
+IN_PROGRESS_SECONDS, 50 s): a job cut by the outage, and a job that ended here while the
+crash lost that end. The second happens when Redis dies before its append-only file holds
+what it had acknowledged (appendfsync everysec, a stalled disk; or a failover before
+replication): the file keeps the key that started the job but not the writes that ended it,
+so after the restart the job is queued again yet held by a key nobody will delete. Only a key
+still the one this worker set is deleted (relay_core/redis/lua/release_in_progress.lua).
 """
 
 from __future__ import annotations
@@ -19,20 +26,16 @@ import time
 
 from arq import Worker
 from arq.connections import ArqRedis, create_pool
-from arq.constants import in_progress_key_prefix
 from redis.exceptions import ConnectionError, TimeoutError, WatchError
 
 from relay_core import retry
-from relay_core.redis import queue
+from relay_core.redis import queue, scripts
 
 log = logging.getLogger(__name__)
 # What a dropped or refused connection raises (redis-py wraps socket errors, arq's pool
 # creation may let an OSError through); a Redis that is loading its AOF answers BusyLoading,
 # a subclass of ConnectionError.
 OUTAGE = (ConnectionError, TimeoutError, OSError)
-# A cut job's in-progress key is ours only while it has not expired: leave the last seconds
-# of it alone (another worker may already hold a new key by then).
-RELEASE_MARGIN_SECONDS = 5.0
 
 
 class ResilientWorker(Worker):
@@ -40,18 +43,17 @@ class ResilientWorker(Worker):
     ready = False
     _outage_tries = 0
     _outage_since: float | None = None
-    _cut: dict[str, float] | None = None  # job id -> when this worker started it
+    _release_due = False  # a job was cut: release what this worker left held
+    # job id -> when this worker set its in-progress key (monotonic), for one key lifetime
+    _started: dict[str, float] | None = None
 
     async def run_job(self, job_id: str, score: int) -> None:
-        started = time.monotonic()
         try:
             await super().run_job(job_id, score)
         except OUTAGE:
             # Not raised on: arq would re-raise it from the poll loop, one cut job per poll.
             # The poll's own Redis calls notice the outage; the job is retried after it.
-            if self._cut is None:
-                self._cut = {}
-            self._cut[job_id] = started
+            self._release_due = True
 
     async def main(self) -> None:
         while self._pool is None:
@@ -81,9 +83,9 @@ class ResilientWorker(Worker):
 
     async def _poll_iteration(self) -> None:
         try:
+            if self._release_due or self._outage_since is not None:
+                await self._release_held_jobs()  # before the poll, which would skip them
             await super()._poll_iteration()
-            if self._cut:
-                await self._release_cut_jobs()
         except (*OUTAGE, WatchError) as exc:  # a WatchError escaping arq: see start_jobs
             if self.burst:
                 raise  # a burst worker (tests, one-off runs) reports the outage to its caller
@@ -91,20 +93,37 @@ class ResilientWorker(Worker):
             return
         self._recovered()
 
-    async def _release_cut_jobs(self) -> None:
-        cut, self._cut = self._cut or {}, None
-        mine = [
-            in_progress_key_prefix + job_id
-            for job_id, started in cut.items()
-            if time.monotonic() - started < self.in_progress_timeout_s - RELEASE_MARGIN_SECONDS
-        ]
-        if mine:
-            try:
-                await self.pool.delete(*mine)
-            except OUTAGE:
-                self._cut = {**cut, **(self._cut or {})}  # kept for the next attempt
-                raise
-            log.warning("retrying %d jobs cut by the redis outage", len(mine))
+    async def _release_held_jobs(self) -> None:
+        """Delete the in-progress keys this worker set for jobs it no longer runs (module doc)."""
+        now, started = time.monotonic(), self._started or {}
+        most_left: dict[str, int] = {}
+        for job_id, set_at in started.items():
+            left = int((self.in_progress_timeout_s - (now - set_at)) * 1000)
+            task = self.tasks.get(job_id)
+            if left > 0 and (task is None or task.done()):
+                most_left[job_id] = left
+        released = await release_in_progress(self.pool, most_left) if most_left else []
+        self._release_due = False
+        if released:
+            log.warning(
+                "released %d in-progress keys this worker set for jobs it no longer runs (cut "
+                "by the redis outage, or ended and the end lost); they run again now: %s",
+                len(released),
+                " ".join(released[:20]),
+            )
+
+    def _note_started(self, job_id: str) -> None:
+        """Remember when this worker set the job's in-progress key, for one key lifetime."""
+        now = time.monotonic()
+        if self._started is None:
+            self._started = {}
+        started = self._started
+        started.pop(job_id, None)
+        started[job_id] = now  # insertion order is start order: the oldest come first
+        oldest = next(iter(started))
+        while now - started[oldest] >= self.in_progress_timeout_s:  # ends at job_id, just set
+            del started[oldest]
+            oldest = next(iter(started))
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
         # arq takes a job slot before its Redis round trips and gives it back only on the
@@ -126,6 +145,8 @@ class ResilientWorker(Worker):
                     # redis-py's report of a connection lost while watching: an outage.
                     raise ConnectionError(str(exc)) from exc
                 raise
+            if self.tasks.get(job_id.decode()) is not running:  # arq set the key, started it
+                self._note_started(job_id.decode())
             if self.job_counter >= self.max_jobs:
                 return
 
@@ -154,3 +175,21 @@ class ResilientWorker(Worker):
             )
         self.ready = True
         self._outage_since = None
+
+
+async def release_in_progress(redis: ArqRedis, most_left_ms: dict[str, int]) -> list[str]:
+    """Delete the in-progress keys of these jobs that are still the ones the caller set (job id
+    -> the most ms such a key can have left); the ids of the jobs released. arq then starts
+    them again on its next poll instead of once their keys expire."""
+    released: list[str] = []
+    items = list(most_left_ms.items())
+    for first in range(0, len(items), 500):  # bounded scripts: Redis serves nothing meanwhile
+        part = items[first : first + 500]
+        found: list[bytes] = await scripts.RELEASE_IN_PROGRESS(
+            redis,
+            keys={"in_progress": [queue.IN_PROGRESS_KEY_PREFIX + job_id for job_id, _ in part]},
+            args={"most_left_ms": [left for _, left in part]},
+        )
+        prefix = len(queue.IN_PROGRESS_KEY_PREFIX)
+        released += [key.decode()[prefix:] for key in found]
+    return released

@@ -17,6 +17,7 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.constants import (
     default_queue_name,
     health_check_key_suffix,
+    in_progress_key_prefix,
     job_key_prefix,
     result_key_prefix,
     retry_key_prefix,
@@ -30,6 +31,7 @@ JOB_KEY_PREFIX = job_key_prefix
 RETRY_KEY_PREFIX = retry_key_prefix  # + job id -> tries so far (arq counts on from it)
 RESULT_KEY_PREFIX = result_key_prefix  # + job id -> a finished job's result (keep_result)
 HEALTH_CHECK_SUFFIX = health_check_key_suffix
+IN_PROGRESS_KEY_PREFIX = in_progress_key_prefix  # + job id -> "a worker runs it" (a TTL)
 JOB_EXPIRES_MS = 24 * 3600 * 1000
 
 APPLY_EVENTS = "apply_events"

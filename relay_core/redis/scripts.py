@@ -62,5 +62,8 @@ DEPLOY_CLAIM = script("deploys/claim")
 DEPLOY_MOVE = script("deploys/move")
 EVAL_WAKE_DEPLOY = script("evals/wake_deploy")
 
+# The arq seam: in-progress keys a crash left behind.
+RELEASE_IN_PROGRESS = script("redis/release_in_progress")
+
 # Operations: dead letters.
 DEAD_LETTER_REDRIVE = script("ops/redrive")

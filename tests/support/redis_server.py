@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import ssl
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from redis.asyncio import Redis
@@ -53,6 +54,7 @@ class RedisServer:
         valkey: bool = False,
         extra: Sequence[str] = (),
         tls: TlsFiles | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.tls = tls  # TLS only: `port` is the TLS port, the plain one is off
         self.binary = (tls_binary() if tls else None) or server_binary(valkey=valkey)
@@ -65,6 +67,7 @@ class RedisServer:
         self.durable = durable
         self.appendfsync = "always" if durable else appendfsync
         self.extra = list(extra)  # e.g. --maxmemory 2mb (the memory guard's tests)
+        self.env = dict(env or {})  # added to the server's environment, e.g. LD_PRELOAD
 
     @property
     def url(self) -> str:
@@ -83,7 +86,12 @@ class RedisServer:
             else ["--appendonly", "no"]
         )
         args += [*aof, "--dir", str(self.dir), "--daemonize", "no", *self.extra]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            args,
+            env={**os.environ, **self.env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         self._wait_ready()
         return self
 
