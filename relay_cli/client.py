@@ -11,7 +11,6 @@ are retried whatever the method.
 from __future__ import annotations
 
 import asyncio
-import random
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
@@ -21,13 +20,13 @@ from typing import Any, NamedTuple
 import aiohttp
 import orjson
 
+from relay_core import retry
+
 # A JSON call answers within a minute; a transfer (an upload, a streamed export, a large
 # batch) may take as long as it keeps moving.
 CALL_TIMEOUT = aiohttp.ClientTimeout(total=60, connect=10)
 TRANSFER_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=10, sock_read=300)
 TRIES = 5
-BACKOFF_BASE_SECONDS = 0.5
-BACKOFF_MAX_SECONDS = 30.0
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 RETRY_STATUSES = frozenset({502, 503, 504})
 
@@ -48,11 +47,9 @@ class Unreachable(Exception):
 
 
 def backoff(attempt: int, retry_after: float | None = None) -> float:
-    """Seconds before the next try: the server's Retry-After, else exponential with jitter."""
-    if retry_after is not None:
-        return min(BACKOFF_MAX_SECONDS, max(0.0, retry_after))
-    ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2**attempt)
-    return random.uniform(ceiling / 2, ceiling)
+    """Seconds before try `attempt + 1`: the relay's one jittered backoff (relay_core.retry),
+    never below the server's Retry-After (up to the cap)."""
+    return retry.CLI_CALL.delay(attempt + 1, retry_after)
 
 
 def _retry_after(headers: Any) -> float | None:

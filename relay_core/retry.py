@@ -12,6 +12,7 @@ Every retried piece of work names its policy here, so the budgets can be read si
 | a file upload (POST /files/upload) | 6                          | 0.5 s doubling to 10 s        |
 | a notification waiting for a slot  | unbounded, not an attempt  | 0.2 s doubling to 5 s         |
 | the worker reconnecting to Redis   | unbounded                  | 0.1 s doubling to 5 s         |
+| a `relay` command's call (CLI)     | relay_cli.client.TRIES (5) | 0.5 s doubling to 30 s        |
 
 (1) JOB_MAX_TRIES for apply_events and batch_completed; every job's max_tries (arq's bound,
 which counts deferrals too) is in worker.app's job table.
@@ -60,6 +61,7 @@ RUN_READ = Policy(4, Backoff(0.25, 4.0))
 UPLOAD = Policy(6, Backoff(0.5, 10.0))
 NOTIFY_SLOT = Backoff(0.2, 5.0)
 REDIS_OUTAGE = Backoff(0.1, 5.0)
+CLI_CALL = Backoff(0.5, 30.0)
 
 
 def chunk_send(settings: Settings) -> Policy:
