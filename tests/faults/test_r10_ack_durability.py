@@ -75,11 +75,12 @@ async def test_a_stalled_disk_loses_a_write_redis_acknowledged(
         await redis.set("r10:before", b"1")
         assert (await redis.execute_command("WAITAOF", 1, 0, 2000))[0] == 1
         stall.begin()
-        deadline = time.monotonic() + 5
-        while not stall.taken_hold():  # everysec flushes only after writes: make some
-            assert time.monotonic() < deadline, "the stall never held an fsync"
+
+        async def writing_until_held() -> bool:  # everysec flushes only after writes: make some
             await redis.set("r10:filler", b"x")
-            await asyncio.sleep(0.005)
+            return stall.taken_hold()
+
+        await until(writing_until_held, within=5, what="the stall held an fsync", every=0.005)
         assert await redis.set("r10:plain", b"1")  # acknowledged by Redis...
         assert await redis.execute_command("WAITAOF", 1, 0, 50) == [0, 0]  # ...never fsynced
     finally:

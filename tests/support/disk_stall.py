@@ -68,10 +68,3 @@ class DiskStall:
     def taken_hold(self) -> bool:
         """Whether the server has a flush blocked by this stall (it flushes only after writes)."""
         return self.held.exists()
-
-    def wait_hold(self, timeout: float = 5.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not self.held.exists():
-            if time.monotonic() > deadline:
-                raise RuntimeError("the server made no fsync call during the stall")
-            time.sleep(0.005)
