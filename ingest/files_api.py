@@ -1,5 +1,5 @@
 """Files in: POST /v1/files passes one local file on to Extend's upload (once per content);
-POST /v1/files/lookup says which contents are uploaded already (a resumed upload skips them).
+POST /v1/files/lookup says which files (content and name) are uploaded already (a resumed upload skips them).
 
 The relay uploads, not the caller, so every producer's uploads share the fleet's WRITE limit
 and its memory of what was uploaded (relay_core.batches.uploads).
@@ -31,12 +31,32 @@ MAX_LOOKUP = 1000
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
 
+class NamedFile(BaseModel):
+    sha256: str = Field(description="hex sha256 of the content")
+    name: str = Field(description="the file's name, exactly as it is uploaded")
+
+
 class LookupRequest(BaseModel):
-    sha256: list[str] = Field(max_length=MAX_LOOKUP, description="hex sha256 of each content")
+    named: list[NamedFile] = Field(
+        default_factory=list,
+        max_length=MAX_LOOKUP,
+        description="content and name of each file: found only when uploaded under that name",
+    )
+    sha256: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_LOOKUP,
+        description="Deprecated (kept for one release): by content alone, whatever the name "
+        "it was uploaded under; use `named`.",
+    )
 
 
 class LookupAnswer(BaseModel):
-    files: dict[str, str] = Field(description="sha256 -> Extend file id, for those uploaded")
+    named: list[str | None] = Field(
+        description="for each `named` entry, in order: its Extend file id, or null"
+    )
+    files: dict[str, str] = Field(
+        description="for the deprecated `sha256` list: sha256 -> a file id of that content"
+    )
 
 
 class FileAnswer(BaseModel):
@@ -105,7 +125,7 @@ async def _file_part(request: web.Request, limit: int) -> tuple[str | None, byte
 
 
 async def lookup_files(request: web.Request) -> web.Response:
-    """Which of these contents (sha256) are uploaded already, with their file ids."""
+    """Which of these files (content and name) are uploaded already, with their file ids."""
     require_api_key(request, "submit")
     try:
         body = LookupRequest.model_validate(orjson.loads(await request.read() or b"{}"))
@@ -116,7 +136,15 @@ async def lookup_files(request: web.Request) -> web.Response:
     bad = next((h for h in body.sha256 if not _SHA.match(h)), None)
     if bad is not None:
         raise InvalidRequest(f"sha256: {bad!r} is not a lowercase hex sha256")
-    return json_response({"files": await uploads.known(request.app[REDIS], body.sha256)})
+    for i, item in enumerate(body.named):
+        if not _SHA.match(item.sha256):
+            raise InvalidRequest(
+                f"named[{i}].sha256: {item.sha256!r} is not a lowercase hex sha256"
+            )
+    redis = request.app[REDIS]
+    pairs = [(item.sha256, item.name) for item in body.named]
+    named = await uploads.known_named(redis, pairs)
+    return json_response({"named": named, "files": await uploads.known(redis, body.sha256)})
 
 
 async def _http_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -1,5 +1,5 @@
 """What `relay submit` sends: its inputs sorted into URLs, file ids, texts and local files,
-and the local files uploaded through the relay (POST /v1/files), each content once.
+and the local files uploaded through the relay (POST /v1/files), each content and name once.
 
 An input is `-` (URLs on standard input), a URL, a file of URLs (.txt/.urls/.list whose lines
 are all URLs), a folder (recursively), a glob, or a local file. An interrupted upload is
@@ -92,36 +92,39 @@ async def upload_all(relay: Client, files: list[tuple[Path, str]], concurrency: 
     if not files:
         return []
     hashes = [await asyncio.to_thread(sha256_of, p) for p, _ in files]
-    known: dict[str, str] = {}
-    for start in range(0, len(hashes), LOOKUP_SLICE):
-        part = hashes[start : start + LOOKUP_SLICE]
+    pairs = [(digest, name) for (_, name), digest in zip(files, hashes, strict=True)]
+    known: dict[tuple[str, str], str] = {}
+    for start in range(0, len(pairs), LOOKUP_SLICE):
+        part = pairs[start : start + LOOKUP_SLICE]
+        named = [{"sha256": digest, "name": name} for digest, name in part]
         # A lookup only reads: safe to send again.
         try:
             status, answer = await relay.call(
-                "POST", "/v1/files/lookup", json={"sha256": part}, safe=True
+                "POST", "/v1/files/lookup", json={"named": named}, safe=True
             )
         except Unreachable as exc:
             raise UploadFailed(str(exc)) from exc
         if status >= 400:
             raise UploadFailed(message(status, answer))
-        known.update(answer["files"])
-    # One upload per distinct content, even when it is named twice.
-    todo: dict[str, int] = {}
-    for i, digest in enumerate(hashes):
-        if digest not in known:
-            todo.setdefault(digest, i)
+        known.update((pair, i) for pair, i in zip(part, answer["named"], strict=True) if i)
+    # One upload per distinct content and name, even when given twice: the same bytes under
+    # another name are uploaded again, so each reaches the platform under its own name.
+    todo: dict[tuple[str, str], int] = {}
+    for i, pair in enumerate(pairs):
+        if pair not in known:
+            todo.setdefault(pair, i)
     columns = (TextColumn("upload"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     gate = asyncio.Semaphore(concurrency)
     with Progress(*columns, console=Console(stderr=True)) as progress:
         bar = progress.add_task("upload", total=len(todo))
 
-        async def one(digest: str, i: int) -> None:
+        async def one(pair: tuple[str, str], i: int) -> None:
             async with gate:
-                known[digest] = await _upload(relay, files[i], digest)
+                known[pair] = await _upload(relay, files[i], pair[0])
             progress.advance(bar)
 
-        await asyncio.gather(*(one(d, i) for d, i in todo.items()))
-    ids = [known[h] for h in hashes]
+        await asyncio.gather(*(one(p, i) for p, i in todo.items()))
+    ids = [known[pair] for pair in pairs]
     skipped = len(files) - len(todo)
     print(f"{len(todo)} files uploaded, {skipped} already there", file=sys.stderr, flush=True)
     return ids
@@ -135,7 +138,7 @@ async def _upload(relay: Client, file: tuple[Path, str], digest: str) -> str:
         with path.open("rb") as f:
             yield file_form(f, name)
 
-    # Uploads are kept by content (sha256): sending one again stores it once.
+    # Uploads are kept by content and name: sending one again stores it once.
     try:
         status, answer = await relay.call(
             "POST",

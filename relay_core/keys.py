@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 PREFIX = "relay:"
 
 EVENT_SEEN = PREFIX + "evt:"  # + eventId -> "1" for EVENT_DEDUPE_TTL_SECONDS
@@ -255,8 +257,15 @@ def notify_flight(dest: str) -> str:
     return NOTIFY_FLIGHT + dest
 
 
-UPLOAD = PREFIX + "upload:"  # + sha256 of a file's content -> the Extend file id it became
+UPLOAD = PREFIX + "upload:"  # + sha256 of a content [+ ":" + its name's] -> the Extend file id
 
 
 def upload(sha256: str) -> str:
+    """By content alone: what the deprecated sha256-only lookup answers."""
     return UPLOAD + sha256
+
+
+def upload_named(sha256: str, name: str) -> str:
+    """By content and exact name (its UTF-8 bytes, hashed): a file reaches the platform under
+    its own name, so the same bytes under another name are another upload."""
+    return f"{UPLOAD}{sha256}:{hashlib.sha256(name.encode()).hexdigest()[:32]}"

@@ -77,11 +77,20 @@ def expand(args: Iterable[str | Path]) -> list[tuple[Path, str]]:
 
 
 async def known(redis: Redis, hashes: list[str]) -> dict[str, str]:
-    """The hashes already uploaded, with their file ids (no platform call)."""
+    """The contents uploaded already under some name, with a file id (no platform call).
+    Deprecated with the sha256-only lookup: that file may carry another name."""
     if not hashes:
         return {}
     found = await redis.mget([keys.upload(h) for h in hashes])
     return {h: v.decode() for h, v in zip(hashes, found, strict=True) if v is not None}
+
+
+async def known_named(redis: Redis, files: list[tuple[str, str]]) -> list[str | None]:
+    """For each (sha256, name): the Extend file id it was uploaded as, or None."""
+    if not files:
+        return []
+    found = await redis.mget([keys.upload_named(h, name) for h, name in files])
+    return [None if v is None else v.decode() for v in found]
 
 
 class Uploads:
@@ -96,7 +105,7 @@ class Uploads:
         digest = hashlib.sha256(content).hexdigest()
         if sha256 is not None and sha256 != digest:
             raise ValueError("the content does not match its sha256")
-        seen = await self.redis.get(keys.upload(digest))
+        seen = await self.redis.get(keys.upload_named(digest, name))
         if seen is not None:
             return Uploaded(digest, seen.decode(), name, True)
         answer = await self._post(name, content)
@@ -106,7 +115,10 @@ class Uploads:
         file_id = file.get("id")
         if not isinstance(file_id, str):
             raise PlatformError("extend upload answer has no file id", body=answer)
-        await self.redis.set(keys.upload(digest), file_id, px=self.ttl_ms)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.set(keys.upload_named(digest, name), file_id, px=self.ttl_ms)
+            pipe.set(keys.upload(digest), file_id, px=self.ttl_ms)
+            await pipe.execute()
         return Uploaded(digest, file_id, str(file.get("name") or name), False)
 
     async def _post(self, name: str, content: bytes) -> dict[str, Any]:
@@ -129,23 +141,25 @@ class Uploads:
     async def upload_paths(
         self, files: list[tuple[Path, str]], concurrency: int = 4
     ) -> list[Uploaded]:
-        """Upload local files, those already known skipped, several at a time, in order."""
+        """Upload local files, those already known (same content, same name) skipped,
+        several at a time, in order."""
         hashes = [await asyncio.to_thread(sha256_of, p) for p, _ in files]
-        found = await known(self.redis, hashes)
+        pairs = [(digest, name) for (_, name), digest in zip(files, hashes, strict=True)]
+        found = dict(zip(pairs, await known_named(self.redis, pairs), strict=True))
         gate = asyncio.Semaphore(concurrency)
-        # One upload per distinct content, even when it is named twice in this call.
-        first: dict[str, tuple[Path, str]] = {}
-        for file, digest in zip(files, hashes, strict=True):
-            if digest not in found:
-                first.setdefault(digest, file)
+        # One upload per distinct content and name, even when given twice in this call.
+        first: dict[tuple[str, str], Path] = {}
+        for (path, _), pair in zip(files, pairs, strict=True):
+            if found[pair] is None:
+                first.setdefault(pair, path)
 
-        async def send(digest: str, file: tuple[Path, str]) -> None:
+        async def send(pair: tuple[str, str], path: Path) -> None:
             async with gate:
-                content = await asyncio.to_thread(file[0].read_bytes)
-                found[digest] = (await self.upload(file[1], content, digest)).file_id
+                content = await asyncio.to_thread(path.read_bytes)
+                found[pair] = (await self.upload(pair[1], content, pair[0])).file_id
 
-        await asyncio.gather(*(send(d, p) for d, p in first.items()))
+        await asyncio.gather(*(send(pair, path) for pair, path in first.items()))
         return [
-            Uploaded(digest, found[digest], name, digest not in first)
-            for (_, name), digest in zip(files, hashes, strict=True)
+            Uploaded(digest, str(found[(digest, name)]), name, (digest, name) not in first)
+            for digest, name in pairs
         ]

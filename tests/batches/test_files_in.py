@@ -55,21 +55,36 @@ async def post_file(
         return resp.status, await resp.json()
 
 
-async def test_upload_api_once_per_content(redis_url: str, redis: Redis) -> None:
+async def test_upload_api_once_per_content_and_name(redis_url: str, redis: Redis) -> None:
     async with (
         stack(redis_url, sandbox_config(**CONFIG), UPLOAD_MAX_BYTES="2048") as st,
         api_site(st) as base,
     ):
         first = await post_file(st.http, base, "a.txt", b"number: A")
-        again = await post_file(st.http, base, "copy.txt", b"number: A")
+        again = await post_file(st.http, base, "a.txt", b"number: A")
+        copy = await post_file(st.http, base, "copy.txt", b"number: A")
         assert first[0] == 200 and first[1]["id"].startswith("file_") and not first[1]["reused"]
-        assert again[1] == {**first[1], "name": "copy.txt", "reused": True}
-        assert await uploads_seen(st) == 1
+        assert again[1] == {**first[1], "reused": True}
+        # The same bytes under another name are another file: the platform shows its own name.
+        assert copy[0] == 200 and not copy[1]["reused"] and copy[1]["id"] != first[1]["id"]
+        assert await uploads_seen(st) == 2
+        stored = {f.id: f.name for f in st.sb.state.files.values()}
+        assert stored[first[1]["id"]] == "a.txt" and stored[copy[1]["id"]] == "copy.txt"
         assert await redis.exists(keys.rate("extend:WRITE"))  # the shared WRITE bucket
-        status, found = await st.call(
-            "POST", "/v1/files/lookup", {"sha256": [first[1]["sha256"], "0" * 64]}
-        )
-        assert status == 200 and found == {"files": {first[1]["sha256"]: first[1]["id"]}}
+        digest = first[1]["sha256"]
+        named = [
+            {"sha256": digest, "name": "a.txt"},
+            {"sha256": digest, "name": "A.txt"},
+            {"sha256": "0" * 64, "name": "a.txt"},
+        ]
+        status, found = await st.call("POST", "/v1/files/lookup", {"named": named})
+        assert status == 200 and found["named"] == [first[1]["id"], None, None]
+        # The deprecated form still answers by content alone (a file of that content).
+        status, found = await st.call("POST", "/v1/files/lookup", {"sha256": [digest, "0" * 64]})
+        assert status == 200 and set(found["files"]) == {digest}
+        bad = {"named": [{"sha256": "XYZ", "name": "a.txt"}]}
+        status, found = await st.call("POST", "/v1/files/lookup", bad)
+        assert status == 400 and "named[0].sha256" in found["error"]["message"]
         assert (await post_file(st.http, base, "big.pdf", b"x" * 2049))[0] == 413
         assert (await post_file(st.http, base, "empty.pdf", b""))[0] == 400
         st.sb.state.config = st.sb.state.config.patched({"files": {"max_upload_bytes": 5}})
