@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import aiohttp
 from aiohttp import web
 
 from ingest.apikeys import parse_keys
-from ingest.appkeys import API_KEYS, GUARD, REDIS, RULES, RUNS, SETTINGS, SINK
+from ingest.appkeys import API_KEYS, GUARD, PLATFORM_HTTP, REDIS, RULES, RUNS, SETTINGS, SINK
 from ingest.metrics_api import flusher_ctx
 from ingest.responses import error_middleware
 from ingest.routes import add_routes
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app[GUARD] = Guard()
     app.cleanup_ctx.append(_redis_ctx)
     app.cleanup_ctx.append(flusher_ctx)  # after Redis: stopped (and flushed) before it closes
+    app.cleanup_ctx.append(_platform_http_ctx)
     add_routes(app)
     return app
 
@@ -61,3 +63,9 @@ async def _redis_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     await app[SINK].close()
     await redis.aclose()
+
+
+async def _platform_http_ctx(app: web.Application) -> AsyncIterator[None]:
+    app[PLATFORM_HTTP] = session = aiohttp.ClientSession()
+    yield
+    await session.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
 
@@ -21,3 +22,5 @@ API_KEYS = web.AppKey("api_keys", tuple[ApiKey, ...])
 
 
 GUARD = web.AppKey("memory_guard", Guard)
+# One session for the platform calls the API makes (uploads, results, versions).
+PLATFORM_HTTP = web.AppKey("platform_http", aiohttp.ClientSession)

@@ -79,7 +79,13 @@ async def deploy_rule(request: web.Request) -> web.Response:
     rule = request.app[RULES].get(name)
     if rule is None:
         raise NotFound(f"no rule {name!r} is configured", code="unknown_rule")
-    subject = Subject("manual", _subject(await request.read()))
+    return await claim_answer(request, rule, Subject("manual", _subject(await request.read())))
+
+
+async def claim_answer(
+    request: web.Request, rule: Rule, subject: Subject, extra: dict[str, str] | None = None
+) -> web.Response:
+    """Claim a deploy a person asked for: 202 with it when new, 200 with the one that exists."""
     did, created = await deploys.claim(
         request.app[REDIS],
         rule.name,
@@ -87,6 +93,7 @@ async def deploy_rule(request: web.Request) -> web.Response:
         rule.deploy.provider,
         rule.deploy.workflow,
         rule.dry_run,
+        extra=extra,
         retention_ms=request.app[SETTINGS].retention.ms,
     )
     found = await deploys.get(request.app[REDIS], did)

@@ -13,7 +13,7 @@ from ingest.bodies import read_object
 from ingest.responses import json_response
 from relay_core.errors import InvalidRequest
 from relay_core.ops import metrics
-from relay_core.params import parse_limit
+from relay_core.params import parse_limit, parse_offset
 from relay_core.redis import queue
 from relay_core.runs import eventlog
 
@@ -26,7 +26,7 @@ async def list_events(request: web.Request) -> web.Response:
     require_api_key(request, "read")
     query = request.query
     limit = parse_limit(query.get("limit"), DEFAULT_LIMIT, MAX_LIMIT)
-    offset = _offset(query.get("cursor"))
+    offset = parse_offset(query.get("cursor"))
     found = await _select(request, query.get("since"), query.get("type"), query.get("run"))
     page = found[offset : offset + limit]
     more = offset + limit < len(found)
@@ -62,14 +62,6 @@ def _text(name: str, value: object) -> str | None:
     if not isinstance(value, str):
         raise InvalidRequest(f"{name} must be a string")
     return value
-
-
-def _offset(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 9:
-        raise InvalidRequest("cursor is not one this API gave", code="invalid_cursor")
-    return int(cursor)
 
 
 def add_event_routes(add: Callable[..., None]) -> None:

@@ -8,14 +8,14 @@ and its memory of what was uploaded (relay_core.batches.uploads).
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import aiohttp
 import orjson
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
-from ingest.appkeys import REDIS, SETTINGS
+from ingest.appkeys import PLATFORM_HTTP, REDIS, SETTINGS
 from ingest.auth import require_api_key
 from ingest.responses import json_response
 from relay_core.batches import uploads
@@ -26,7 +26,6 @@ from relay_core.errors import ApiError, InvalidRequest, PayloadTooLarge, Unavail
 from relay_core.platforms.http import PlatformError
 from relay_core.settings import ConfigError
 
-HTTP = web.AppKey("files_http", aiohttp.ClientSession)
 MAX_LOOKUP = 1000
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
@@ -68,7 +67,7 @@ class FileAnswer(BaseModel):
 
 def _uploads(request: web.Request) -> Uploads:
     try:
-        return Uploads(request.app[REDIS], request.app[SETTINGS], request.app[HTTP])
+        return Uploads(request.app[REDIS], request.app[SETTINGS], request.app[PLATFORM_HTTP])
     except ConfigError as exc:
         raise Unavailable(str(exc), code="not_configured") from None
 
@@ -147,15 +146,7 @@ async def lookup_files(request: web.Request) -> web.Response:
     return json_response({"named": named, "files": await uploads.known(redis, body.sha256)})
 
 
-async def _http_ctx(app: web.Application) -> AsyncIterator[None]:
-    session = aiohttp.ClientSession()
-    app[HTTP] = session
-    yield
-    await session.close()
-
-
-def add_files_routes(app: web.Application, add: Callable[..., None]) -> None:
-    app.cleanup_ctx.append(_http_ctx)
+def add_files_routes(add: Callable[..., None]) -> None:
     add(
         "POST /v1/files",
         upload_file,

@@ -7,13 +7,12 @@ resumes an interrupted export.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
-import aiohttp
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from ingest.appkeys import REDIS, SETTINGS
+from ingest.appkeys import PLATFORM_HTTP, REDIS, SETTINGS
 from ingest.auth import require_api_key
 from relay_core.batches import runs as batch_runs
 from relay_core.batches import store as batches
@@ -22,8 +21,6 @@ from relay_core.errors import Unavailable
 from relay_core.platforms.extend_runs import ExtendRuns, extend_client
 from relay_core.scheduler.ratelimit import Limits, RateLimiter
 from relay_core.settings import ConfigError
-
-HTTP = web.AppKey("results_http", aiohttp.ClientSession)
 
 
 class ResultsQuery(BaseModel):
@@ -51,7 +48,7 @@ async def batch_results(request: web.Request) -> web.StreamResponse:
     found = await batches.load(redis, batch_id)
     cursor = batch_runs.parse_cursor(request.query.get("cursor"))
     try:
-        client = extend_client(request.app[HTTP], settings)
+        client = extend_client(request.app[PLATFORM_HTTP], settings)
     except ConfigError as exc:
         raise Unavailable(str(exc), code="not_configured") from None
     results = Results(
@@ -73,15 +70,7 @@ async def batch_results(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def _http_ctx(app: web.Application) -> AsyncIterator[None]:
-    session = aiohttp.ClientSession()
-    app[HTTP] = session
-    yield
-    await session.close()
-
-
-def add_results_routes(app: web.Application, add: Callable[..., None]) -> None:
-    app.cleanup_ctx.append(_http_ctx)
+def add_results_routes(add: Callable[..., None]) -> None:
     add(
         "GET /v1/batches/{batch_id}/results",
         batch_results,

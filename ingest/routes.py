@@ -64,11 +64,11 @@ def add_routes(app: web.Application) -> None:
         body=s.RuleDeployRequest,
         errors=(400, 404),
     )
-    add_version_routes(app, add)
+    add_version_routes(add)
     add_eval_routes(add)
     add_notify_routes(add)
-    add_results_routes(app, add)
-    add_files_routes(app, add)
+    add_results_routes(add)
+    add_files_routes(add)
     add(
         "GET /metrics",
         metrics_api.metrics_view,

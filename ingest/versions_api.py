@@ -8,17 +8,16 @@ version. The diff reads the platform (Extend only) and changes nothing.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
-from ingest.appkeys import REDIS, RULES, SETTINGS
+from ingest.appkeys import PLATFORM_HTTP, RULES, SETTINGS
 from ingest.auth import require_api_key
 from ingest.bodies import read_object
+from ingest.deploys_api import claim_answer
 from ingest.responses import json_response
-from relay_core.deploys import store as deploys
 from relay_core.deploys import versions
 from relay_core.deploys.rules import ExtendDeploy, Rule
 from relay_core.deploys.store import Subject
@@ -27,7 +26,6 @@ from relay_core.platforms.deploy_clients import extend_client
 from relay_core.platforms.extend_versions import get_version, summary
 from relay_core.platforms.http import PlatformError
 
-HTTP = web.AppKey("versions_http", aiohttp.ClientSession)
 _SUBJECT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-")
 
 
@@ -47,18 +45,7 @@ async def rollback_rule(request: web.Request) -> web.Response:
     body = await read_object(request)
     to = versions.check_rollback(rule, body)
     subject = Subject("rollback", _subject(body.get("subject"), to))
-    did, created = await deploys.claim(
-        request.app[REDIS],
-        rule.name,
-        subject,
-        rule.deploy.provider,
-        rule.deploy.workflow,
-        rule.dry_run,
-        extra={"rollbackTo": to},
-        retention_ms=request.app[SETTINGS].retention.ms,
-    )
-    found = await deploys.get(request.app[REDIS], did)
-    return json_response({"created": created, "deploy": found}, status=202 if created else 200)
+    return await claim_answer(request, rule, subject, extra={"rollbackTo": to})
 
 
 def _subject(given: Any, to: str) -> str:
@@ -82,7 +69,7 @@ async def diff_rule(request: web.Request) -> web.Response:
             f"rule {rule.name!r} deploys to {target.provider}: diffs are for Extend steps",
             code="unsupported",
         )
-    client = extend_client(request.app[HTTP], request.app[SETTINGS])
+    client = extend_client(request.app[PLATFORM_HTTP], request.app[SETTINGS])
     try:
         source, source_steps = await _source(client, target)
         latest = await get_version(client, target.workflow, "latest")
@@ -113,18 +100,10 @@ def _steps(version: dict[str, Any]) -> list[Any]:
     return steps if isinstance(steps, list) else []
 
 
-async def _http_ctx(app: web.Application) -> AsyncIterator[None]:
-    session = aiohttp.ClientSession()
-    app[HTTP] = session
-    yield
-    await session.close()
-
-
-def add_version_routes(app: web.Application, add: Callable[..., None]) -> None:
+def add_version_routes(add: Callable[..., None]) -> None:
     from ingest import version_schemas as vs
     from ingest.schemas import RuleDeployAnswer
 
-    app.cleanup_ctx.append(_http_ctx)
     add(
         "POST /v1/rules/{name}/rollback",
         rollback_rule,

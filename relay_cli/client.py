@@ -200,6 +200,12 @@ def message(status: int, answer: Any) -> str:
     return f"HTTP {status}: {text}" if text else f"HTTP {status}"
 
 
+def shown(answer: Any, as_json: bool, render: Callable[[], str]) -> int:
+    """Print a command's answer, as indented JSON (--json) or rendered; exit code 0."""
+    print(orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode() if as_json else render())
+    return 0
+
+
 def failed(status: int, answer: Any) -> int:
     """Print the API's error on stderr; the command's exit code (1)."""
     print(f"relay: {message(status, answer)}", file=sys.stderr)

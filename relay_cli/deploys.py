@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-import orjson
-
 from relay_cli import client
 from relay_cli.config import relay_client
 
@@ -56,12 +54,7 @@ def cmd_deploys(args: argparse.Namespace) -> int:
     status, answer = client.run(relay, method, path, params=params, json=body, safe=safe)
     if status >= 400:
         return client.failed(status, answer)
-    print(
-        orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode()
-        if args.json
-        else render(args, answer)
-    )
-    return 0
+    return client.shown(answer, args.json, lambda: render(args, answer))
 
 
 def _request(args: argparse.Namespace) -> tuple[str, str, dict[str, str], Any]:

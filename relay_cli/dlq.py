@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-import orjson
-
 from relay_cli import client
 from relay_cli.config import relay_client
 from relay_cli.deploys import table
@@ -56,12 +54,7 @@ def cmd_dlq(args: argparse.Namespace) -> int:
     status, answer = client.run(relay, method, path, params=params)
     if status >= 400:
         return client.failed(status, answer)
-    print(
-        orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode()
-        if args.json
-        else render(args, answer)
-    )
-    return 0
+    return client.shown(answer, args.json, lambda: render(args, answer))
 
 
 def render(args: argparse.Namespace, answer: Any) -> str:

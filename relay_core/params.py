@@ -21,3 +21,12 @@ def parse_limit(raw: str | None, default: int, maximum: int) -> int:
     if not is_digits(raw, max_len=12) or not 1 <= int(raw) <= maximum:
         raise InvalidRequest(f"limit must be an integer from 1 to {maximum}", code="invalid_limit")
     return int(raw)
+
+
+def parse_offset(cursor: str | None) -> int:
+    """A list's position from the `cursor` a page gave (its offset as text); 0 when absent."""
+    if cursor is None:
+        return 0
+    if not is_digits(cursor, max_len=9):
+        raise InvalidRequest("cursor is not one this API gave", code="invalid_cursor")
+    return int(cursor)

@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from relay_core import keys
 from relay_core.errors import InvalidRequest, NotFound
 from relay_core.ops import retention
+from relay_core.params import parse_offset
 from relay_core.redis import queue, scripts
 
 EVENT_GROUP, CHUNK, BATCH_COMPLETION, DEPLOY = "event_group", "chunk", "batch_completion", "deploy"
@@ -137,7 +138,7 @@ async def page(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Most recent failure first; the cursor is an offset into the index."""
     index = keys.dead_letters_by_kind(kind) if kind else keys.DEAD_LETTERS
-    offset = _offset(cursor)
+    offset = parse_offset(cursor)
     ids = [i.decode() for i in await redis.zrevrange(index, offset, offset + limit)]
     async with redis.pipeline(transaction=False) as pipe:
         for did in ids[:limit]:
@@ -145,14 +146,6 @@ async def page(
         raws = await pipe.execute()
     items = [view({k.decode(): v.decode() for k, v in raw.items()}) for raw in raws if raw]
     return items, (str(offset + limit) if len(ids) > limit else None)
-
-
-def _offset(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 9:
-        raise InvalidRequest("cursor is not one this API gave", code="invalid_cursor")
-    return int(cursor)
 
 
 async def counts(redis: Redis) -> dict[str, int]:
