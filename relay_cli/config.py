@@ -22,19 +22,14 @@ S = TypeVar("S", bound=BaseSettings)
 class CliSettings(BaseSettings):
     """The `relay` client commands' settings: which relay to call, and with which key."""
 
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_file=None, extra="ignore", frozen=True, use_attribute_docstrings=True
+    )
 
-    relay_url: str = Field(
-        "http://127.0.0.1:8080",
-        validation_alias="RELAY_URL",
-        description="The running relay (its web process) that the client commands call.",
-    )
-    relay_api_key: SecretStr | None = Field(
-        None,
-        validation_alias="RELAY_API_KEY",
-        description="A key of that relay's RELAY_API_KEYS, sent as the client commands' "
-        "bearer token.",
-    )
+    relay_url: str = Field("http://127.0.0.1:8080", validation_alias="RELAY_URL")
+    """The running relay (its web process) that the client commands call."""
+    relay_api_key: SecretStr | None = Field(None, validation_alias="RELAY_API_KEY")
+    """A key of that relay's RELAY_API_KEYS, sent as the client commands' bearer token."""
 
 
 def _load(kind: type[S]) -> S:

@@ -32,31 +32,32 @@ __all__ = ["ConfigError", "Settings", "env_names", "walk"]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_file=None, extra="ignore", frozen=True, use_attribute_docstrings=True
+    )
 
-    redis: RedisSettings = Field(default_factory=RedisSettings, description="Redis.")
-    web: WebSettings = Field(
-        default_factory=WebSettings, description="The web process and its /v1 API."
-    )
-    webhooks: WebhookSettings = Field(
-        default_factory=WebhookSettings, description="Webhooks in: verification, dedupe, acks."
-    )
-    runs: RunSettings = Field(default_factory=RunSettings, description="Workflow runs.")
-    batches: BatchSettings = Field(
-        default_factory=BatchSettings, description="Batches, their scheduling and files in."
-    )
-    deploys: DeploySettings = Field(
-        default_factory=DeploySettings, description="Deploy rules and their calls."
-    )
-    notify: NotifySettings = Field(default_factory=NotifySettings, description="Notifications out.")
-    retention: RetentionSettings = Field(
-        default_factory=RetentionSettings, description="How long finished work is kept."
-    )
-    worker: WorkerSettings = Field(default_factory=WorkerSettings, description="The worker.")
-    logs: LogSettings = Field(default_factory=LogSettings, description="Logs.")
-    platforms: PlatformSettings = Field(
-        default_factory=PlatformSettings, description="The hosted platforms."
-    )
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    """Redis."""
+    web: WebSettings = Field(default_factory=WebSettings)
+    """The web process and its /v1 API."""
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    """Webhooks in: verification, dedupe, acks."""
+    runs: RunSettings = Field(default_factory=RunSettings)
+    """Workflow runs."""
+    batches: BatchSettings = Field(default_factory=BatchSettings)
+    """Batches, their scheduling and files in."""
+    deploys: DeploySettings = Field(default_factory=DeploySettings)
+    """Deploy rules and their calls."""
+    notify: NotifySettings = Field(default_factory=NotifySettings)
+    """Notifications out."""
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    """How long finished work is kept."""
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    """The worker."""
+    logs: LogSettings = Field(default_factory=LogSettings)
+    """Logs."""
+    platforms: PlatformSettings = Field(default_factory=PlatformSettings)
+    """The hosted platforms."""
 
     @classmethod
     def settings_customise_sources(

@@ -27,7 +27,9 @@ class ConfigError(Exception):
 class Group(BaseModel):
     """A group of settings of one concern; each field is read from its own variable."""
 
-    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+    model_config = ConfigDict(
+        frozen=True, populate_by_name=True, extra="ignore", use_attribute_docstrings=True
+    )
 
 
 def split_commas(value: object, lower: bool = False) -> object:
